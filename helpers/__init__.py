@@ -1,0 +1,14 @@
+"""The tested training loop behind the course: seeding, devices, data, loop, metrics, plots."""
+
+from .data import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, mnist_transform, train_val_split
+from .devices import DEVICE_ENV, device_name, get_default_device
+from .loop import History, evaluate, fit, train_one_epoch
+from .metrics import accuracy, classification_metrics
+from .plotting import plot_history, show_digits
+from .seeding import set_seed
+
+__all__ = [
+    "DATA_DIR", "DEVICE_ENV", "History", "TensorLoader", "accuracy", "as_tensors", "classification_metrics",
+    "device_name", "evaluate", "fit", "get_default_device", "mnist", "mnist_loaders", "mnist_transform",
+    "plot_history", "set_seed", "show_digits", "train_one_epoch", "train_val_split",
+]

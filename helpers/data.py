@@ -1,0 +1,94 @@
+"""Data: the bundled MNIST subset, a seeded split, and a fast in-memory loader."""
+
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
+from torchvision.datasets import MNIST
+from torchvision.transforms import v2
+
+from .devices import get_default_device
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+FULL_MNIST_DIR = Path.home() / ".cache" / "pytorch-training-loop-course"
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def mnist_transform() -> v2.Compose:
+    """Image to float tensor in [0, 1], then normalised with MNIST's mean and std."""
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize([MNIST_MEAN], [MNIST_STD])])
+
+
+def mnist(train: bool = True, *, download: bool = False, root: str | Path | None = None) -> MNIST:
+    """The bundled MNIST subset (4,000 train / 1,000 test); download=True fetches all 70,000 images."""
+    root = Path(root) if root is not None else (FULL_MNIST_DIR if download else DATA_DIR)
+    try:
+        return MNIST(root, train=train, transform=mnist_transform(), download=download)
+    except RuntimeError as error:
+        if "Dataset not found" not in str(error):
+            raise
+        raise FileNotFoundError(
+            f"No MNIST files in {root / 'MNIST' / 'raw'}. The course ships them in data/: "
+            "restore them with `git checkout -- data`, or pass download=True for the full dataset."
+        ) from None
+
+
+def train_val_split(dataset: Dataset, val_size: int, generator: torch.Generator) -> tuple[Subset, Subset]:
+    """Shuffle and split with its own generator, so other random calls cannot move the split."""
+    if not 0 < val_size < len(dataset):
+        raise ValueError(f"val_size must be between 1 and {len(dataset) - 1} for {len(dataset)} samples, got {val_size}.")
+    train, val = random_split(dataset, [len(dataset) - val_size, val_size], generator=generator)
+    return train, val
+
+
+def as_tensors(dataset: MNIST | Subset) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images and labels of an MNIST dataset (or a Subset of one), transformed as one batch."""
+    base, indices = (dataset.dataset, dataset.indices) if isinstance(dataset, Subset) else (dataset, slice(None))
+    images = base.transform(base.data[indices].unsqueeze(1))
+    return images.as_subclass(torch.Tensor), base.targets[indices]
+
+
+class TensorLoader:
+    """Batches of in-memory tensors, indexed in the order a DataLoader would draw them."""
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
+                 generator: torch.Generator | None = None, drop_last: bool = False) -> None:
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError(f"TensorLoader needs tensors of one length, got {[len(t) for t in tensors]}.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        self.dataset = TensorDataset(*tensors)
+        self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        """Draw from the generator exactly as DataLoader and its RandomSampler do, so both agree."""
+        n, tensors = len(self.dataset), self.dataset.tensors
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's worker base seed
+        generator = self.generator
+        if self.shuffle and generator is None:
+            generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+        order = (torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)).to(tensors[0].device)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield tuple(t[index] for t in tensors)
+        if self.shuffle:
+            torch.randperm(n, generator=generator)  # RandomSampler draws one more, empty-sliced, per epoch
+
+
+def mnist_loaders(batch_size: int = 64, *, generator: torch.Generator, val_size: int = 1000,
+                  in_memory: bool = True, device: torch.device | None = None) -> tuple:
+    """Training and validation loaders over the bundled training images (in memory, on `device`, by default)."""
+    train_set, val_set = train_val_split(mnist(train=True), val_size, generator)
+    if not in_memory:
+        return (DataLoader(train_set, batch_size, shuffle=True, generator=generator),
+                DataLoader(val_set, batch_size))
+    device = device if device is not None else get_default_device()
+    train_x, train_y = (t.to(device) for t in as_tensors(train_set))
+    val_x, val_y = (t.to(device) for t in as_tensors(val_set))
+    return (TensorLoader(train_x, train_y, batch_size=batch_size, shuffle=True, generator=generator),
+            TensorLoader(val_x, val_y, batch_size=batch_size))

@@ -1,0 +1,113 @@
+import hashlib
+from collections import Counter
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from helpers import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, train_val_split
+
+CHECKSUMS = {
+    "t10k-images-idx3-ubyte": "661b9be9d66bbdec4fdea0720f1e9836bc6594070cb44db09fbd6b9b8f3b60e2",
+    "t10k-images-idx3-ubyte.gz": "916878d099f99c55fe9304fe7c4d266f3494a6b7abce38e54c7b1abe46489019",
+    "t10k-labels-idx1-ubyte": "9f9f83403fa89036e5960042fa3fdded854d1e4a5602fe4b476f8ff0e7865ff8",
+    "t10k-labels-idx1-ubyte.gz": "7a3e2b81e941703f15d8c19d40605d5d86ce4ee6cee3fec8880c2b7a877a144f",
+    "train-images-idx3-ubyte": "1e9078310c567ba67f27a599ba4b3d500ec700a6e7c642714aeba14d0af99cb1",
+    "train-images-idx3-ubyte.gz": "a96d7c78eb9ade0e926b65e8b9ba3c142e5e1336d5f9c10cb2dd218f0be15302",
+    "train-labels-idx1-ubyte": "daf1c61ba276c5ec7656a0a9c541c2f61cb96d7af3a019906cdb4cf08ef09728",
+    "train-labels-idx1-ubyte.gz": "588fd70c0d2dc4725ae7718f331fe88cff7986b2cfd16a7b350da1709badbf27",
+}
+
+
+def test_bundled_files_match_their_checksums():
+    raw = DATA_DIR / "MNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(CHECKSUMS)
+    for name, digest in CHECKSUMS.items():
+        assert hashlib.sha256((raw / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize("train, per_class", [(True, 400), (False, 100)])
+def test_subset_is_class_balanced_and_shuffled(train, per_class):
+    dataset = mnist(train=train)
+    assert len(dataset) == 10 * per_class
+    assert Counter(dataset.targets.tolist()) == {digit: per_class for digit in range(10)}
+    first = dataset.targets[: 10 * per_class // 10]
+    assert len(first.unique()) == 10  # not sorted by class
+    image, label = dataset[0]
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32 and isinstance(label, int)
+
+
+def test_missing_files_get_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="git checkout -- data"):
+        mnist(root=tmp_path)
+
+
+def test_split_ignores_other_random_calls():
+    dataset = TensorDataset(torch.arange(100))
+    first_train, first_val = train_val_split(dataset, 20, torch.Generator().manual_seed(5))
+    torch.manual_seed(0)
+    torch.nn.Linear(100, 100)  # building a model draws from the global generator
+    second_train, second_val = train_val_split(dataset, 20, torch.Generator().manual_seed(5))
+    assert first_val.indices == second_val.indices and first_train.indices == second_train.indices
+    assert len(first_val) == 20 and sorted(first_train.indices + first_val.indices) == list(range(100))
+    assert train_val_split(dataset, 20, torch.Generator().manual_seed(6))[1].indices != first_val.indices
+
+
+@pytest.mark.parametrize("val_size", [0, 100, -1])
+def test_split_rejects_impossible_sizes(val_size):
+    with pytest.raises(ValueError, match="val_size must be between 1 and 99"):
+        train_val_split(TensorDataset(torch.arange(100)), val_size, torch.Generator())
+
+
+def test_tensors_equal_the_per_item_transform():
+    _, val = train_val_split(mnist(), 50, torch.Generator().manual_seed(0))
+    images, labels = as_tensors(val)
+    assert type(images) is torch.Tensor and images.shape == (50, 1, 28, 28)
+    for i in range(50):
+        image, label = val[i]
+        assert torch.equal(images[i], image) and labels[i] == label
+
+
+def batches(loader) -> list[tuple[torch.Tensor, ...]]:
+    return [tuple(batch) for batch in loader]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_tensor_loader_draws_what_a_dataloader_draws(shuffle):
+    x, y = torch.arange(23.0).unsqueeze(1), torch.arange(23)
+    ours = TensorLoader(x, y, batch_size=5, shuffle=shuffle, generator=torch.Generator().manual_seed(1))
+    theirs = DataLoader(TensorDataset(x, y), batch_size=5, shuffle=shuffle, generator=torch.Generator().manual_seed(1))
+    for _ in range(2):  # two epochs: the generator moves on identically
+        a, b = batches(ours), batches(theirs)
+        assert len(a) == len(b) == len(ours) == 5
+        assert all(torch.equal(u, v) for pa, pb in zip(a, b) for u, v in zip(pa, pb))
+
+
+def test_tensor_loader_without_generator_uses_the_global_one_like_a_dataloader():
+    x = torch.arange(12.0)
+    torch.manual_seed(3)
+    ours = [b[0].tolist() for b in TensorLoader(x, batch_size=4, shuffle=True)]
+    after_ours = torch.rand(1)
+    torch.manual_seed(3)
+    theirs = [b[0].tolist() for b in DataLoader(TensorDataset(x), batch_size=4, shuffle=True)]
+    assert ours == theirs and torch.equal(after_ours, torch.rand(1))
+
+
+def test_tensor_loader_drop_last_and_errors():
+    loader = TensorLoader(torch.arange(10), batch_size=4, drop_last=True)
+    assert len(loader) == 2 and [len(b[0]) for b in loader] == [4, 4]
+    with pytest.raises(ValueError, match="one length"):
+        TensorLoader(torch.arange(3), torch.arange(4))
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        TensorLoader(torch.arange(3), batch_size=0)
+
+
+def test_in_memory_and_dataloader_paths_hold_the_same_split():
+    fast = mnist_loaders(500, generator=torch.Generator().manual_seed(0), device=torch.device("cpu"))
+    slow = mnist_loaders(500, generator=torch.Generator().manual_seed(0), in_memory=False)
+    for fast_loader, slow_loader in zip(fast, slow):
+        x_fast, y_fast = fast_loader.dataset.tensors
+        x_slow, y_slow = as_tensors(slow_loader.dataset)
+        assert len(x_fast) == len(slow_loader.dataset)
+        assert torch.equal(y_fast, y_slow) and torch.equal(x_fast, x_slow)
+    assert len(fast[0].dataset) == 3000 and len(fast[1].dataset) == 1000
