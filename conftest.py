@@ -2,10 +2,11 @@
 
 import os
 
-# Stored notebook outputs come from the CPU with two threads; kernels inherit these settings, so the
-# comparison means the same thing on a laptop, a 16-core server or a GPU machine (see README).
-os.environ.setdefault("COURSE_DEVICE", "cpu")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Stored notebook outputs come from the CPU with two threads. Kernels inherit these settings, so the
+# comparison means the same on a laptop, a 16-core server or a GPU machine (see README).
+NOTEBOOK_ENV = {"COURSE_DEVICE": "cpu", "OMP_NUM_THREADS": "2"}
+for name, value in NOTEBOOK_ENV.items():
+    os.environ.setdefault(name, value)
 
 
 def pytest_collectstart(collector):

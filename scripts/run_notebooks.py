@@ -1,0 +1,48 @@
+"""Re-run notebooks top to bottom and store their outputs, the way `make test` compares them.
+
+    python scripts/run_notebooks.py                      # every notebook, exercise and solution
+    python scripts/run_notebooks.py notebooks/02_*.ipynb # some of them
+
+Prints each notebook's kernel time: the figures in README's course map come from here.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("notebooks", "exercises", "solutions")
+sys.path.insert(0, str(ROOT))
+from conftest import NOTEBOOK_ENV  # noqa: E402  (the settings the comparison runs under)
+
+
+def run(path: Path) -> float:
+    """Execute one notebook in its own folder and write it back atomically; the seconds it took."""
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    tmp = path.with_name(path.name + ".tmp")
+    nbformat.write(notebook, tmp)
+    os.replace(tmp, path)
+    return seconds
+
+
+def main(paths: list[str]) -> None:
+    os.environ.update(NOTEBOOK_ENV)
+    notebooks = [Path(p).resolve() for p in paths] or sorted(p for f in FOLDERS for p in (ROOT / f).glob("*.ipynb"))
+    total = 0.0
+    for path in notebooks:
+        seconds = run(path)
+        total += seconds
+        print(f"{seconds:6.1f} s  {path.relative_to(ROOT)}", flush=True)
+    print(f"{total:6.1f} s  in all ({len(notebooks)} notebooks, {NOTEBOOK_ENV})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
