@@ -37,7 +37,8 @@ def mnist(train: bool = True, *, download: bool = False, root: str | Path | None
 def train_val_split(dataset: Dataset, val_size: int, generator: torch.Generator) -> tuple[Subset, Subset]:
     """Shuffle and split with its own generator, so other random calls cannot move the split."""
     if not 0 < val_size < len(dataset):
-        raise ValueError(f"val_size must be between 1 and {len(dataset) - 1} for {len(dataset)} samples, got {val_size}.")
+        raise ValueError(f"val_size must be between 1 and {len(dataset) - 1} for {len(dataset)} samples, "
+                         f"got {val_size}.")
     train, val = random_split(dataset, [len(dataset) - val_size, val_size], generator=generator)
     return train, val
 

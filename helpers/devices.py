@@ -30,7 +30,8 @@ def _checked_device(name: str) -> torch.device:
     accelerator = torch.accelerator.current_accelerator(check_available=True)
     available = accelerator is not None and accelerator.type == device.type
     if not available or (device.index is not None and device.index >= torch.accelerator.device_count()):
-        found = "no accelerator" if accelerator is None else f"{torch.accelerator.device_count()} {accelerator.type} device(s)"
+        count = torch.accelerator.device_count()
+        found = "no accelerator" if accelerator is None else f"{count} {accelerator.type} device(s)"
         raise ValueError(
             f"{DEVICE_ENV}={name!r}, but this machine has {found}. "
             f"Set {DEVICE_ENV}=cpu, or unset it to pick the best available device."

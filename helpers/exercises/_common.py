@@ -1,5 +1,6 @@
 """What every exercise check shares: the feedback object, safe calls, toy models, hints and solutions."""
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,16 @@ def require_function(candidate, name: str) -> None:
     if not callable(candidate):
         raise TypeError(f"check() takes your function itself, e.g. check({name}), "
                         f"not the result of calling it (got a {type(candidate).__name__}).")
+
+
+def isolated(check):
+    """Run a check from a fixed seed inside torch.random.fork_rng: same verdict every time, learner's RNG untouched."""
+    @functools.wraps(check)
+    def wrapper(candidate) -> Feedback:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return check(candidate)
+    return wrapper
 
 
 def call(candidate, *args):

@@ -8,8 +8,10 @@ from torch import nn
 from ..loop import evaluate
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import CPU, Feedback, LearnerError, call, failed, read_number, require_function, show_hint, \
-    show_solution, tiny_classifier, toy_data
+from ._common import (
+    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    show_solution, tiny_classifier, toy_data,
+)
 
 NOTEBOOK = "01_eval_mode"
 HINTS = [
@@ -33,6 +35,7 @@ class Probe(nn.Module):
         return x
 
 
+@isolated
 def check(evaluate_fn) -> Feedback:
     """Run `evaluate_fn` twice on a model with Dropout and BatchNorm left in train mode."""
     require_function(evaluate_fn, "evaluate")
@@ -42,11 +45,9 @@ def check(evaluate_fn) -> Feedback:
     expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)["loss"]
     model.train()
     running_mean = model[1].running_mean.clone()
+    args = (model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
     try:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            first = read_number(call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU), "loss")
-            second = read_number(call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU), "loss")
+        first, second = (read_number(call(evaluate_fn, *args), "loss") for _ in range(2))
     except LearnerError as error:
         return failed(error)
     in_train_mode = [i for i, (training, _) in enumerate(probe.seen) if training]

@@ -5,8 +5,10 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import CPU, Feedback, LearnerError, call, failed, read_number, require_function, show_hint, \
-    show_solution, tiny_classifier, toy_data
+from ._common import (
+    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    show_solution, tiny_classifier, toy_data,
+)
 
 NOTEBOOK = "02_loss_averaging"
 HINTS = [
@@ -42,6 +44,7 @@ def wrong_averages(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     }
 
 
+@isolated
 def check(evaluate_fn) -> Feedback:
     """Compare `evaluate_fn`'s loss with the whole dataset's per-sample mean for several batchings."""
     require_function(evaluate_fn, "evaluate")
@@ -52,7 +55,8 @@ def check(evaluate_fn) -> Feedback:
             expected = nn.functional.cross_entropy(model(x), y).item()
         loader = TensorLoader(x, y, batch_size=batch_size)
         try:
-            got = read_number(call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU), "loss")
+            result = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+            got = read_number(result, "loss")
         except LearnerError as error:
             return failed(error)
         if abs(got - expected) > 1e-5 * max(1.0, abs(expected)):

@@ -9,8 +9,10 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import CPU, Feedback, LearnerError, call, failed, read_number, require_function, show_hint, \
-    show_solution, tiny_classifier, toy_data
+from ._common import (
+    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    show_solution, tiny_classifier, toy_data,
+)
 
 NOTEBOOK = "06_loss_graph"
 HINTS = [
@@ -60,13 +62,15 @@ def graph_size(tensor: torch.Tensor) -> int:
     return len(seen)
 
 
+@isolated
 def check(train_fn) -> Feedback:
     """Train one epoch of 6 batches, counting the batch graphs kept alive at each step and afterwards."""
     require_function(train_fn, "train_one_epoch")
     model, loss_fn = tiny_classifier(), TrackedLoss()
     loader = TensorLoader(*toy_data(24), batch_size=4)
     try:
-        result = call(train_fn, model, loader, loss_fn, torch.optim.SGD(model.parameters(), lr=0.1), classification_metrics(3), CPU)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        result = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(3), CPU)
         loss = read_number(result, "loss")
     except LearnerError as error:
         return failed(error)

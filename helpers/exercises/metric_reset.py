@@ -6,8 +6,10 @@ from torchmetrics import MetricCollection
 
 from ..data import TensorLoader
 from ..metrics import accuracy
-from ._common import CPU, Feedback, LearnerError, call, failed, read_number, require_function, show_hint, \
-    show_solution
+from ._common import (
+    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    show_solution,
+)
 
 NOTEBOOK = "04_metric_reset"
 HINTS = [
@@ -35,6 +37,7 @@ def argmax_model() -> nn.Module:
     return model
 
 
+@isolated
 def check(evaluate_fn) -> Feedback:
     """Evaluate twice with one metric object: a dataset with accuracy 0.8, then one with accuracy 0.0."""
     require_function(evaluate_fn, "evaluate")

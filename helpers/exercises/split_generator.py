@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._common import Feedback, LearnerError, call, failed, require_function, show_hint, show_solution
+from ._common import Feedback, isolated, LearnerError, call, failed, require_function, show_hint, show_solution
 
 NOTEBOOK = "05_split_generator"
 HINTS = [
@@ -28,18 +28,17 @@ def validation_ids(split_fn, seed: int, before=lambda: None) -> tuple[list[int],
         raise LearnerError(f"Your function should return (train_set, val_set), got {result!r}.") from None
 
 
+@isolated
 def check(split_fn) -> Feedback:
     """Split 40 class-sorted samples with several seeds, with and without a model built first."""
     require_function(split_fn, "split")
     try:
-        with torch.random.fork_rng():
-            train, val = validation_ids(split_fn, seed=1)
-            _, val_after_model = validation_ids(split_fn, seed=1, before=lambda: nn.Linear(40, 40))
-            _, val_other_seed = validation_ids(split_fn, seed=2)
-            torch.manual_seed(0)
-            state = torch.get_rng_state()
-            call(split_fn, SORTED, 10, 1)
-            global_untouched = torch.equal(state, torch.get_rng_state())
+        train, val = validation_ids(split_fn, seed=1)
+        _, val_after_model = validation_ids(split_fn, seed=1, before=lambda: nn.Linear(40, 40))
+        _, val_other_seed = validation_ids(split_fn, seed=2)
+        state = torch.get_rng_state()
+        call(split_fn, SORTED, 10, 1)
+        global_untouched = torch.equal(state, torch.get_rng_state())
     except LearnerError as error:
         return failed(error)
     if val != val_after_model:

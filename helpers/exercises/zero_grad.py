@@ -8,8 +8,10 @@ from torch import nn
 from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
-from ._common import CPU, Feedback, LearnerError, call, failed, require_function, show_hint, show_solution, \
-    tiny_classifier, toy_data
+from ._common import (
+    CPU, call, failed, Feedback, isolated, LearnerError, require_function, show_hint, show_solution,
+    tiny_classifier, toy_data,
+)
 
 NOTEBOOK = "03_zero_grad"
 HINTS = [
@@ -40,6 +42,7 @@ def run(train_fn, model: nn.Module) -> list[float]:
     return norms
 
 
+@isolated
 def check(train_fn) -> Feedback:
     """Train one epoch with `train_fn` and with helpers' loop from the same start; compare the steps."""
     require_function(train_fn, "train_one_epoch")
