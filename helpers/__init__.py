@@ -4,13 +4,13 @@ from .data import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, mnis
 from .devices import DEVICE_ENV, device_name, get_default_device
 from .environment import check_environment
 from .loop import History, evaluate, fit, train_one_epoch
-from .metrics import accuracy, classification_metrics
+from .metrics import Accuracy, classification_metrics
 from .models import mnist_mlp
 from .plotting import plot_history, show_digits
 from .seeding import set_seed
 
 __all__ = [
-    "DATA_DIR", "DEVICE_ENV", "History", "TensorLoader", "accuracy", "as_tensors", "check_environment",
+    "Accuracy", "DATA_DIR", "DEVICE_ENV", "History", "TensorLoader", "as_tensors", "check_environment",
     "classification_metrics",
     "device_name", "evaluate", "fit", "get_default_device", "mnist", "mnist_loaders", "mnist_mlp", "mnist_transform",
     "plot_history", "set_seed", "show_digits", "train_one_epoch", "train_val_split",

@@ -70,12 +70,13 @@ class TensorLoader:
         """Draw from the generator exactly as DataLoader and its RandomSampler do, so both agree."""
         n, tensors = len(self.dataset), self.dataset.tensors
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's worker base seed
-        generator = self.generator
-        if self.shuffle and generator is None:
-            generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
-        order = (torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)).to(tensors[0].device)
+        if self.shuffle:
+            seed = torch.empty((), dtype=torch.int64)
+            generator = self.generator or torch.Generator().manual_seed(int(seed.random_().item()))
+            order = torch.randperm(n, generator=generator).to(tensors[0].device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            index = order[start:start + self.batch_size]
+            # Shuffled batches gather their rows; unshuffled ones are slices: views, no copy.
+            index = order[start:start + self.batch_size] if self.shuffle else slice(start, start + self.batch_size)
             yield tuple(t[index] for t in tensors)
         if self.shuffle:
             torch.randperm(n, generator=generator)  # RandomSampler draws one more, empty-sliced, per epoch

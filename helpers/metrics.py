@@ -2,18 +2,33 @@
 
 import torch
 from torchmetrics import Metric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy
 
 
-def accuracy(num_classes: int) -> MulticlassAccuracy:
-    """The fraction of correct predictions: average="micro" (TorchMetrics' default, "macro", averages per class)."""
-    # validate_args=False: the argument checks read values back to the host on every update.
-    return MulticlassAccuracy(num_classes=num_classes, average="micro", validate_args=False)
+class Accuracy(Metric):
+    """The fraction of correct predictions: MulticlassAccuracy's average="micro" (its default, "macro", averages per class)."""
+
+    full_state_update = False
+    higher_is_better = True
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("correct", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("total", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        """Count the correct predictions; `preds` holds scores (N, classes) or class indices (N,)."""
+        predicted = preds.argmax(dim=-1) if preds.ndim == target.ndim + 1 else preds
+        # add_ in place: `self.correct += ...` would also re-assign the attribute, which costs more than the sum.
+        self.correct.add_((predicted == target).sum())
+        self.total.add_(target.numel())
+
+    def compute(self) -> torch.Tensor:
+        return self.correct.float() / self.total
 
 
-def classification_metrics(num_classes: int) -> MetricCollection:
+def classification_metrics() -> MetricCollection:
     """The course's metrics for a classifier: accuracy."""
-    return MetricCollection({"accuracy": accuracy(num_classes)})
+    return MetricCollection({"accuracy": Accuracy()})
 
 
 def as_collection(metrics: Metric | MetricCollection) -> MetricCollection:

@@ -127,6 +127,7 @@ LOSS_WRONG = {
     "weighted sum over batches": evaluate_source(loss="total / len(loader)"),
     "sum of means over samples": evaluate_source(accumulate="means.append(loss.item()); n += len(y)", loss="sum(means) / n"),
     "loader batch size as weight": evaluate_source(accumulate="total += loss.item() * loader.batch_size; n += len(y)"),
+    "a NaN loss": evaluate_source(loss="float('nan')"),
 }
 LOSS_RIGHT = {
     "weighted sum": evaluate_source(),

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from conftest import make_mlp
-from helpers import History, TensorLoader, accuracy, classification_metrics, evaluate, fit, train_one_epoch
+from helpers import Accuracy, History, TensorLoader, classification_metrics, evaluate, fit, train_one_epoch
 
 CPU = torch.device("cpu")
 
@@ -20,7 +20,7 @@ def whole_dataset(model: nn.Module, data) -> tuple[float, float]:
 
 def test_evaluate_averages_per_sample_over_an_uneven_last_batch(toy_data, toy_loader):
     model = make_mlp().eval()
-    result = evaluate(model, toy_loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+    result = evaluate(model, toy_loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
     loss, acc = whole_dataset(model, toy_data)
     assert result["loss"] == pytest.approx(loss, rel=1e-6)
     assert result["accuracy"] == pytest.approx(acc)
@@ -49,13 +49,13 @@ def test_train_one_epoch_matches_a_hand_written_loop(toy_data):
         p.grad = torch.ones_like(p)
     torch.manual_seed(0)
     result = train_one_epoch(ours, TensorLoader(*toy_data, batch_size=4), nn.CrossEntropyLoss(), opt_ours,
-                             accuracy(3), CPU)
+                             Accuracy(), CPU)
     torch.manual_seed(0)
     seen = hand_written_epoch(theirs, TensorLoader(*toy_data, batch_size=4), opt_theirs)
     assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()))
     expected = sum(loss * n for loss, n in seen) / sum(n for _, n in seen)
     assert result["loss"] == pytest.approx(expected, rel=1e-6)
-    assert set(result) == {"loss", "MulticlassAccuracy"}
+    assert set(result) == {"loss", "Accuracy"}
 
 
 def test_evaluate_is_repeatable_and_touches_nothing(toy_loader):
@@ -64,8 +64,8 @@ def test_evaluate_is_repeatable_and_touches_nothing(toy_loader):
     for p in model.parameters():
         p.grad = torch.full_like(p, 0.5)
     state = copy.deepcopy(model.state_dict())
-    first = evaluate(model, toy_loader, nn.CrossEntropyLoss(), accuracy(3), CPU)
-    second = evaluate(model, toy_loader, nn.CrossEntropyLoss(), accuracy(3), CPU)
+    first = evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+    second = evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
     assert first == second
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # BatchNorm stats included
     assert all(torch.equal(p.grad, torch.full_like(p, 0.5)) for p in model.parameters())
@@ -75,7 +75,7 @@ def test_evaluate_records_no_autograd_graph(toy_loader):
     seen = []
     model = nn.Sequential(make_mlp())
     model.register_forward_hook(lambda module, args, out: seen.append((module.training, out.requires_grad)))
-    evaluate(model, toy_loader, nn.CrossEntropyLoss(), accuracy(3), CPU)
+    evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
     assert seen == [(False, False)] * len(toy_loader)
 
 
@@ -83,21 +83,21 @@ def test_metrics_are_reset_at_each_call(toy_data):
     x, y = toy_data
     model = make_mlp().eval()
     right = model(x).argmax(1).detach()
-    metric = accuracy(3)
+    metric = Accuracy()
     all_right = evaluate(model, TensorLoader(x, right, batch_size=4), nn.CrossEntropyLoss(), metric, CPU)
     all_wrong = evaluate(model, TensorLoader(x, (right + 1) % 3, batch_size=4), nn.CrossEntropyLoss(), metric, CPU)
-    assert all_right["MulticlassAccuracy"] == 1.0 and all_wrong["MulticlassAccuracy"] == 0.0
+    assert all_right["Accuracy"] == 1.0 and all_wrong["Accuracy"] == 0.0
 
 
 def test_fit_keeps_training_and_validation_metrics_apart(toy_data):
     x, y = toy_data
     model = make_mlp()
-    metrics = classification_metrics(3)
+    metrics = classification_metrics()
     val_loader = TensorLoader(x[:6], y[:6], batch_size=4)
     history = fit(model, TensorLoader(x, y, batch_size=4), val_loader, nn.CrossEntropyLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), epochs=3, metrics=metrics, progress=False)
     assert len(history) == 3 and list(history.records[0]) == ["loss", "accuracy", "val_loss", "val_accuracy"]
-    fresh = evaluate(model, val_loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+    fresh = evaluate(model, val_loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
     assert history["val_accuracy"][-1] == fresh["accuracy"] and history["val_loss"][-1] == fresh["loss"]
     assert metrics["accuracy"].update_count == 0  # the caller's object was cloned, never updated
 
@@ -108,7 +108,7 @@ def test_gradient_clipping_bounds_the_step(toy_data):
         model = make_mlp()
         before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
         train_one_epoch(model, TensorLoader(x, y * 0, batch_size=10), nn.CrossEntropyLoss(),
-                        torch.optim.SGD(model.parameters(), lr=1.0), accuracy(3), CPU, max_grad_norm=max_norm)
+                        torch.optim.SGD(model.parameters(), lr=1.0), Accuracy(), CPU, max_grad_norm=max_norm)
         step = (torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm().item()
         assert (step <= 1e-3 + 1e-7) == bounded
 
@@ -125,7 +125,7 @@ def test_empty_loader(toy_data):
     x, y = toy_data
     with pytest.raises(ValueError, match="yielded no batches"):
         evaluate(make_mlp(), TensorLoader(x, y, batch_size=20, drop_last=True), nn.CrossEntropyLoss(),
-                 accuracy(3), CPU)
+                 Accuracy(), CPU)
 
 
 def test_non_finite_loss_names_epoch_and_batch(toy_data):
@@ -135,24 +135,24 @@ def test_non_finite_loss_names_epoch_and_batch(toy_data):
     model = make_mlp()
     with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, batch 2.*learning rate"):
         fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
-            torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, metrics=accuracy(3), progress=False)
+            torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, metrics=Accuracy(), progress=False)
 
 
 def test_batch_size_mismatch(toy_loader):
     model = nn.Sequential(make_mlp(), nn.Flatten(start_dim=0))  # flattens the batch away
     with pytest.raises(ValueError, match=r"returned 12 rows \(shape \(12,\)\) for a batch of 4 labels.*flatten"):
-        evaluate(model, toy_loader, nn.CrossEntropyLoss(), accuracy(3), CPU)
+        evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
 
 
 def test_model_on_another_device(toy_loader):
     model = nn.Linear(6, 3, device="meta")
     with pytest.raises(ValueError, match=r"model is on meta but the batches are sent to cpu.*model.to\('cpu'\)"):
-        evaluate(model, toy_loader, nn.CrossEntropyLoss(), accuracy(3), CPU)
+        evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
 
 
 def test_loss_that_does_not_average(toy_loader):
     with pytest.raises(ValueError, match="reduction='sum'.*reduction='mean'"):
-        evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(reduction="sum"), accuracy(3), CPU)
+        evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(reduction="sum"), Accuracy(), CPU)
 
 
 # No host synchronisation per batch: count every place a tensor becomes a Python value.
@@ -181,10 +181,37 @@ def test_host_reads_do_not_grow_with_the_number_of_batches(monkeypatch, step):
         reads = count_host_reads(monkeypatch)
         if step == "train":
             train_one_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
-                            classification_metrics(3), CPU, max_grad_norm=1.0)
+                            classification_metrics(), CPU, max_grad_norm=1.0)
         else:
-            evaluate(model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+            evaluate(model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
         monkeypatch.undo()
         counts.append(len(reads))
     assert counts[0] == counts[1], f"host reads: {counts[0]} for 2 batches, {counts[1]} for 16"
     assert counts[0] >= 1  # the spy works: the epoch's result is read once
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("step", ["train", "evaluate"])
+def test_no_cuda_synchronisation_per_batch(step):
+    import warnings
+
+    device = torch.device("cuda")
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 6, generator=generator).to(device), torch.randint(0, 3, (64,), generator=generator).to(device)
+    counts = []
+    for batch_size in (32, 4):  # 2 batches, then 16
+        model = make_mlp(dropout=0.2, batchnorm=True).to(device)
+        loader = TensorLoader(x, y, batch_size=batch_size)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                if step == "train":
+                    train_one_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                                    classification_metrics(), device, max_grad_norm=1.0)
+                else:
+                    evaluate(model, loader, nn.CrossEntropyLoss(), classification_metrics(), device)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        counts.append(sum("synchroniz" in str(w.message) for w in caught))
+    assert counts[0] == counts[1], f"synchronisations: {counts[0]} for 2 batches, {counts[1]} for 16"

@@ -2,20 +2,32 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from helpers import accuracy, classification_metrics
+from helpers import Accuracy, classification_metrics
 from helpers.metrics import as_collection, to_floats
 
 
 def test_accuracy_is_the_fraction_of_correct_predictions():
-    # 9 of class 0, all right; 1 of class 1, wrong: micro 0.9, macro (the default) 0.5.
+    # 9 of class 0, all right; 1 of class 1, wrong: micro 0.9, macro (TorchMetrics' default) 0.5.
     preds = torch.tensor([0] * 9 + [0])
     target = torch.tensor([0] * 9 + [1])
-    assert accuracy(2)(preds, target).item() == pytest.approx(0.9)
+    assert Accuracy()(preds, target).item() == pytest.approx(0.9)
     assert MulticlassAccuracy(num_classes=2)(preds, target).item() == pytest.approx(0.5)
 
 
+def test_accuracy_equals_torchmetrics_micro_average_over_batches():
+    generator = torch.Generator().manual_seed(0)
+    ours, theirs = Accuracy(), MulticlassAccuracy(num_classes=5, average="micro")
+    for size in (7, 64, 1):
+        logits, target = torch.randn(size, 5, generator=generator), torch.randint(0, 5, (size,), generator=generator)
+        ours.update(logits, target)
+        theirs.update(logits, target)
+    assert ours.compute().item() == pytest.approx(theirs.compute().item())
+    ours.reset()
+    assert ours.correct == 0 and ours.total == 0
+
+
 def test_classification_metrics_are_named_accuracy():
-    metrics = classification_metrics(3)
+    metrics = classification_metrics()
     metrics.update(torch.eye(3), torch.tensor([0, 1, 1]))
     assert to_floats(metrics.compute()) == pytest.approx({"accuracy": 2 / 3})
 
@@ -23,7 +35,7 @@ def test_classification_metrics_are_named_accuracy():
 def test_as_collection_wraps_a_single_metric_and_rejects_others():
     assert list(as_collection(MulticlassAccuracy(num_classes=2)).keys()) == ["MulticlassAccuracy"]
     with pytest.raises(TypeError, match="must be a TorchMetrics Metric or MetricCollection, got dict"):
-        as_collection({"accuracy": accuracy(2)})
+        as_collection({"accuracy": Accuracy()})
 
 
 def test_to_floats_rejects_per_class_values():

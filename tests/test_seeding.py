@@ -47,7 +47,7 @@ def short_run(seed: int) -> tuple[list[dict[str, float]], list[torch.Tensor]]:
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, epochs=2,
-                  metrics=classification_metrics(10), progress=False)
+                  metrics=classification_metrics(), progress=False)
     return history.records, [p.detach().clone() for p in model.parameters()]
 
 

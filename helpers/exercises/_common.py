@@ -2,6 +2,7 @@
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,11 @@ def read_number(result, key: str) -> float:
         raise LearnerError(f"Your function should return a dict with a {key!r} entry, got {result!r}.")
     value = result[key]
     return float(value.detach() if isinstance(value, torch.Tensor) else value)
+
+
+def close(value: float, expected: float) -> bool:
+    """Equal up to float rounding; NaN is never close to anything."""
+    return math.isclose(value, expected, rel_tol=1e-5, abs_tol=1e-6)
 
 
 def tiny_classifier(*middle: nn.Module, seed: int = 0) -> nn.Sequential:

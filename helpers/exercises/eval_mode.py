@@ -9,7 +9,7 @@ from ..loop import evaluate
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    CPU, call, close, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
     show_solution, tiny_classifier, toy_data,
 )
 
@@ -42,10 +42,10 @@ def check(evaluate_fn) -> Feedback:
     probe = Probe()
     model = tiny_classifier(nn.BatchNorm1d(16), nn.Dropout(0.5), probe).train()
     loader = TensorLoader(*toy_data(20), batch_size=6)
-    expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)["loss"]
+    expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)["loss"]
     model.train()
     running_mean = model[1].running_mean.clone()
-    args = (model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+    args = (model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
     try:
         first, second = (read_number(call(evaluate_fn, *args), "loss") for _ in range(2))
     except LearnerError as error:
@@ -67,7 +67,7 @@ def check(evaluate_fn) -> Feedback:
         return Feedback(False, f"autograd recorded a graph for {len(recording)} of {len(probe.seen)} batches.",
                         ["Evaluation never calls backward(), so that graph only costs memory and time.",
                          "Run the loop inside `with torch.inference_mode():` or `with torch.no_grad():`."])
-    if abs(first - expected) > 1e-5 * max(1.0, abs(expected)):
+    if not close(first, expected):
         return Feedback(False, f"eval mode is right, but the loss is {first:.4f} where {expected:.4f} was expected.",
                         ["Average the loss per sample: weight each batch's mean by its size."])
     return Feedback(True, "eval mode for every batch, no autograd graph, and the same loss on every call.",

@@ -6,7 +6,7 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    CPU, call, close, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
     show_solution, tiny_classifier, toy_data,
 )
 
@@ -55,14 +55,14 @@ def check(evaluate_fn) -> Feedback:
             expected = nn.functional.cross_entropy(model(x), y).item()
         loader = TensorLoader(x, y, batch_size=batch_size)
         try:
-            result = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(3), CPU)
+            result = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
             got = read_number(result, "loss")
         except LearnerError as error:
             return failed(error)
-        if abs(got - expected) > 1e-5 * max(1.0, abs(expected)):
+        if not close(got, expected):
             sizes = ", ".join(map(str, batch_sizes(n, batch_size)))
             why = [reason for reason, value in wrong_averages(model, x, y, batch_size).items()
-                   if abs(value - got) <= 1e-5 * max(1.0, abs(value))]
+                   if close(got, value)]
             return Feedback(False, f"with {n} samples in batches of {sizes}, your loss is {got:.4f} "
                                    f"but the per-sample average is {expected:.4f}.",
                             why[:1] or ["Each sample should count once: sum loss * batch size, divide by samples."])

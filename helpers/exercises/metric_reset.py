@@ -2,12 +2,11 @@
 
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
 
 from ..data import TensorLoader
-from ..metrics import accuracy
+from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
+    CPU, call, close, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
     show_solution,
 )
 
@@ -41,7 +40,7 @@ def argmax_model() -> nn.Module:
 def check(evaluate_fn) -> Feedback:
     """Evaluate twice with one metric object: a dataset with accuracy 0.8, then one with accuracy 0.0."""
     require_function(evaluate_fn, "evaluate")
-    model, metrics = argmax_model(), MetricCollection({"accuracy": accuracy(3)})
+    model, metrics = argmax_model(), classification_metrics()
     first_data = predicting(10, right=8, batch_size=4)  # batches of 4, 4, 2; the last 2 are wrong
     second_data = predicting(6, right=0, batch_size=4)
     try:
@@ -49,15 +48,15 @@ def check(evaluate_fn) -> Feedback:
         second = read_number(call(evaluate_fn, model, second_data, nn.CrossEntropyLoss(), metrics, CPU), "accuracy")
     except LearnerError as error:
         return failed(error)
-    if abs(first - 0.8) > 1e-6:
+    if not close(first, 0.8):
         details = (["That is the accuracy of the last batch alone: the metric was reset inside the loop."]
                    if first == 0.0 else ["Update the metric with every batch's outputs and labels."])
         return Feedback(False, f"the first evaluation reported accuracy {first:.4f}; 8 of its 10 predictions "
                                "are right (0.8000).", details)
-    if abs(second) > 1e-6:
+    if not close(second, 0.0):
         details = (["That is 8 right out of all 16 predictions seen so far: the metric still holds the first "
                     "call's predictions. Call metrics.reset() at the start of every evaluation."]
-                   if abs(second - 0.5) < 1e-6 else ["The second result should describe the second dataset alone."])
+                   if close(second, 0.5) else ["The second result should describe the second dataset alone."])
         return Feedback(False, f"the second evaluation reported accuracy {second:.4f} on data where every "
                                "prediction is wrong (0.0000).", details)
     return Feedback(True, "each evaluation reports its own data only.",

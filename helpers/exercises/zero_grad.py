@@ -38,7 +38,7 @@ def run(train_fn, model: nn.Module) -> list[float]:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     norms = record_gradient_norms(optimizer)
     call(train_fn, model, TensorLoader(*toy_data(12, spread=False), batch_size=4), nn.CrossEntropyLoss(), optimizer,
-         classification_metrics(3), CPU)
+         classification_metrics(), CPU)
     return norms
 
 
