@@ -1,5 +1,6 @@
 """The tested training loop behind the course: seeding, devices, data, loop, metrics, plots."""
 
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, mnist_transform, train_val_split
 from .devices import DEVICE_ENV, device_name, get_default_device
 from .environment import check_environment
@@ -10,8 +11,8 @@ from .plotting import plot_history, show_digits
 from .seeding import set_seed
 
 __all__ = [
-    "Accuracy", "DATA_DIR", "DEVICE_ENV", "History", "TensorLoader", "as_tensors", "check_environment",
-    "classification_metrics",
-    "device_name", "evaluate", "fit", "get_default_device", "mnist", "mnist_loaders", "mnist_mlp", "mnist_transform",
-    "plot_history", "set_seed", "show_digits", "train_one_epoch", "train_val_split",
+    "Accuracy", "CheckpointError", "DATA_DIR", "DEVICE_ENV", "History", "TensorLoader", "as_tensors",
+    "check_environment", "classification_metrics", "device_name", "evaluate", "fit", "get_default_device",
+    "load_checkpoint", "mnist", "mnist_loaders", "mnist_mlp", "mnist_transform", "plot_history",
+    "save_checkpoint", "set_seed", "show_digits", "train_one_epoch", "train_val_split",
 ]

@@ -2,12 +2,14 @@
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .devices import same_device
 from .metrics import as_collection, to_floats
 
@@ -71,18 +73,28 @@ class History:
 
 def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, *,
         epochs: int, metrics: Metric | MetricCollection, device: torch.device | None = None,
-        progress: bool = True, max_grad_norm: float | None = None) -> History:
-    """Train for `epochs`, evaluating after each; data goes to the model's device unless `device` is given."""
+        progress: bool = True, max_grad_norm: float | None = None, checkpoint: str | Path | None = None) -> History:
+    """Train for `epochs`, evaluating after each; data goes to the model's device unless `device` is given.
+
+    With `checkpoint`, the state is saved there after every epoch, and a run that finds the file resumes
+    from it: the same epochs, the same numbers, as if it had never stopped."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
-    history = History()
-    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress)
+    generator = getattr(train_loader, "generator", None)
+    history, start = History(), 1
+    if checkpoint is not None and Path(checkpoint).exists():
+        resumed = load_checkpoint(checkpoint, model=model, optimizer=optimizer, generator=generator)
+        history, start = History(resumed["history"]), resumed["epoch"] + 1
+    bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not progress)
     for epoch in bar:
         train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
                                 max_grad_norm=max_grad_norm, epoch=epoch)
         val = evaluate(model, val_loader, loss_fn, val_metrics, device, epoch=epoch)
         history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}})
         bar.set_postfix({name: f"{value:.4f}" for name, value in history.records[-1].items()})
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model=model, optimizer=optimizer, epoch=epoch, history=history.records,
+                            generator=generator)
     return history
 
 

@@ -5,7 +5,9 @@ from torchmetrics import Metric, MetricCollection
 
 
 class Accuracy(Metric):
-    """The fraction of correct predictions: MulticlassAccuracy's average="micro" (its default, "macro", averages per class)."""
+    """The fraction of correct predictions.
+
+    TorchMetrics calls this MulticlassAccuracy(average="micro"); that class's default, "macro", averages per class."""
 
     full_state_update = False
     higher_is_better = True

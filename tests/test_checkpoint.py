@@ -1,0 +1,144 @@
+import os
+import pickle
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import helpers.checkpoint
+from conftest import make_mlp
+from helpers import CheckpointError, load_checkpoint, save_checkpoint
+
+RUN = """
+import sys, torch, helpers
+from torch import nn
+epochs, checkpoint, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+generator = helpers.set_seed(0)
+train, val = helpers.mnist_loaders(100, generator=generator, device=torch.device("cpu"), val_size=500)
+model = helpers.mnist_mlp(32, dropout=0.2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+history = helpers.fit(model, train, val, nn.CrossEntropyLoss(), optimizer, epochs=epochs, progress=False,
+                      metrics=helpers.classification_metrics(), checkpoint=None if checkpoint == "-" else checkpoint)
+torch.save({"history": history.records, "model": model.state_dict()}, out)
+"""
+
+
+def run_in_new_process(tmp_path, epochs: int, checkpoint: str, out: str) -> dict:
+    script = tmp_path / "run.py"
+    script.write_text(RUN)
+    subprocess.run([sys.executable, str(script), str(epochs), checkpoint, str(tmp_path / out)], check=True,
+                   env={**os.environ, "PYTHONHASHSEED": "0"})
+    return torch.load(tmp_path / out, weights_only=True)
+
+
+def test_resume_in_a_new_process_is_bit_identical(tmp_path):
+    straight = run_in_new_process(tmp_path, 4, "-", "straight.pt")
+    checkpoint = str(tmp_path / "run.ckpt")
+    first_half = run_in_new_process(tmp_path, 2, checkpoint, "half.pt")
+    resumed = run_in_new_process(tmp_path, 4, checkpoint, "resumed.pt")
+    assert len(first_half["history"]) == 2 and len(resumed["history"]) == 4
+    assert resumed["history"] == straight["history"]
+    assert all(torch.equal(straight["model"][k], v) for k, v in resumed["model"].items())
+
+
+def training_state(seed: int = 0):
+    model = make_mlp(seed, dropout=0.2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(4, 6)).sum().backward()
+    optimizer.step()  # momentum buffers exist now
+    return model, optimizer
+
+
+def test_round_trip_restores_weights_optimizer_scheduler_and_random_state(tmp_path):
+    model, optimizer = training_state()
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    scheduler.step()
+    generator = torch.Generator().manual_seed(3)
+    random.seed(1)
+    torch.manual_seed(1)
+    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=7, history=[{"loss": 1.0}],
+                    generator=generator, scheduler=scheduler)
+    expected = (random.random(), torch.rand(2), torch.rand(2, generator=generator))
+
+    other, other_optimizer = training_state(seed=1)
+    other_scheduler = torch.optim.lr_scheduler.StepLR(other_optimizer, step_size=1, gamma=0.5)
+    other_generator = torch.Generator()
+    resumed = load_checkpoint(tmp_path / "c.ckpt", model=other, optimizer=other_optimizer,
+                              generator=other_generator, scheduler=other_scheduler)
+    assert resumed == {"epoch": 7, "history": [{"loss": 1.0}]}
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
+    assert torch.equal(optimizer.state_dict()["state"][0]["momentum_buffer"],
+                       other_optimizer.state_dict()["state"][0]["momentum_buffer"])
+    assert other_scheduler.get_last_lr() == scheduler.get_last_lr()
+    got = (random.random(), torch.rand(2), torch.rand(2, generator=other_generator))
+    assert got[0] == expected[0] and torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    before = path.read_bytes()
+
+    def crash(obj, file):
+        file.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(helpers.checkpoint.torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, history=[])
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["c.ckpt"], "no temporary file is left behind"
+
+
+def test_truncated_checkpoint(tmp_path):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(CheckpointError, match=rf"{path} cannot be read as a checkpoint.*Delete it"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_foreign_file(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(make_mlp().state_dict(), path)
+    model, optimizer = training_state()
+    with pytest.raises(CheckpointError, match=rf"{path} was not written by helpers.save_checkpoint"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.ckpt"
+    path.write_bytes(pickle.dumps({"format": helpers.checkpoint.FORMAT, "x": Payload()}))
+    model, optimizer = training_state()
+    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_mismatched_model_or_optimizer(tmp_path):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    wider = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))
+    with pytest.raises(CheckpointError, match=rf"{path} does not fit this model or optimizer.*size mismatch"):
+        load_checkpoint(path, model=wider, optimizer=torch.optim.SGD(wider.parameters(), lr=0.1))
+    with pytest.raises(CheckpointError, match="saved with a SGD optimizer, but this run uses Adam"):
+        load_checkpoint(path, model=model, optimizer=torch.optim.Adam(model.parameters()))
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    with pytest.raises(CheckpointError, match="saved without a scheduler, and this run has one"):
+        load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+
+
+def test_numpy_state_is_not_saved(tmp_path):
+    model, optimizer = training_state()
+    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
+    state = torch.load(tmp_path / "c.ckpt", weights_only=True)
+    assert set(state["random"]) == {"python", "torch", "cuda", "loader"}
