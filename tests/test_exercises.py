@@ -3,12 +3,14 @@
 import pytest
 
 import helpers
-from helpers.exercises import EXERCISES, eval_mode, loss_averaging, loss_graph, metric_reset, split_generator, \
-    zero_grad
+from helpers.exercises import (
+    EXERCISES, eval_mode, loss_averaging, loss_graph, metric_reset, resume_optimizer, split_generator, zero_grad,
+)
 from notebook_cells import ROOT, cells, define, exercise_function, tags
 
 FUNCTION = {"eval_mode": "evaluate", "loss_averaging": "evaluate", "zero_grad": "train_one_epoch",
-            "metric_reset": "evaluate", "split_generator": "split", "loss_graph": "train_one_epoch"}
+            "metric_reset": "evaluate", "split_generator": "split", "loss_graph": "train_one_epoch",
+            "resume_optimizer": "resume"}
 STARTER_SAYS = {
     "eval_mode": "validation loss changes between two calls: is dropout still active?",
     "loss_averaging": "with 10 samples in batches of 4, 4, 2, your loss is",
@@ -16,6 +18,7 @@ STARTER_SAYS = {
     "metric_reset": "the second evaluation reported accuracy 0.5000",
     "split_generator": "the validation set changed when a model was built before the split",
     "loss_graph": "the graphs of 5 batches were alive at once",
+    "resume_optimizer": "the optimizer starts from scratch: its state is empty after resume.",
 }
 NAMES = sorted(EXERCISES)
 
@@ -238,6 +241,37 @@ SPLIT_RIGHT = {
                                              "    return helpers.train_val_split(dataset, val_size, torch.Generator().manual_seed(seed))\n"),
 }
 
+RESUME_HEAD = """
+import torch
+import helpers
+
+
+def resume(path, model, optimizer):
+    state = torch.load(path, weights_only=True)
+"""
+RESUME_WRONG = {
+    "model only": RESUME_HEAD + '    model.load_state_dict(state["model"])\n    return state["epoch"] + 1\n',
+    "optimizer only": RESUME_HEAD + '    optimizer.load_state_dict(state["optimizer"])\n    return state["epoch"] + 1\n',
+    "into a new optimizer": RESUME_HEAD + ('    model.load_state_dict(state["model"])\n'
+                                           '    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n'
+                                           '    optimizer.load_state_dict(state["optimizer"])\n'
+                                           '    return state["epoch"] + 1\n'),
+    "repeats the saved epoch": RESUME_HEAD + ('    model.load_state_dict(state["model"])\n'
+                                              '    optimizer.load_state_dict(state["optimizer"])\n'
+                                              '    return state["epoch"]\n'),
+}
+RESUME_RIGHT = {
+    "both state dicts": RESUME_HEAD + ('    model.load_state_dict(state["model"])\n'
+                                       '    optimizer.load_state_dict(state["optimizer"])\n'
+                                       '    return state["epoch"] + 1\n'),
+    "helpers.load_checkpoint": RESUME_HEAD + ('    return helpers.load_checkpoint(path, model=model, '
+                                              'optimizer=optimizer)["epoch"] + 1\n'),
+    "optimizer first, on the CPU": RESUME_HEAD.replace("weights_only=True", "weights_only=True, map_location='cpu'") + (
+        '    optimizer.load_state_dict(state["optimizer"])\n'
+        '    model.load_state_dict(state["model"])\n'
+        '    return int(state["epoch"]) + 1\n'),
+}
+
 CATALOGUE = [
     (eval_mode, "evaluate", EVAL_MODE_WRONG, EVAL_MODE_RIGHT, helpers.evaluate),
     (loss_averaging, "evaluate", LOSS_WRONG, LOSS_RIGHT, helpers.evaluate),
@@ -245,6 +279,7 @@ CATALOGUE = [
     (zero_grad, "train_one_epoch", ZERO_WRONG, ZERO_RIGHT, helpers.train_one_epoch),
     (loss_graph, "train_one_epoch", GRAPH_WRONG, GRAPH_RIGHT, helpers.train_one_epoch),
     (split_generator, "split", SPLIT_WRONG, SPLIT_RIGHT, None),
+    (resume_optimizer, "resume", RESUME_WRONG, RESUME_RIGHT, None),
 ]
 WRONG = [(m, name, label, src) for m, name, wrong, _, _ in CATALOGUE for label, src in wrong.items()]
 RIGHT = [(m, name, label, src, ref) for m, name, _, right, ref in CATALOGUE for label, src in right.items()]
