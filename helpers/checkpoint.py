@@ -37,11 +37,11 @@ def restore_random_state(state: dict, generator: torch.Generator | None) -> None
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
                     history: list[dict[str, float]], generator: torch.Generator | None = None,
-                    scheduler=None, scaler=None) -> None:
+                    scheduler=None, scaler=None, best: dict | None = None) -> None:
     """Write the training state to `path` atomically: a temporary file in the same folder, then a rename."""
     path = Path(path)
     state = {
-        "format": FORMAT, "epoch": epoch, "history": history,
+        "format": FORMAT, "epoch": epoch, "history": history, "best": best or {},
         "model": model.state_dict(), "optimizer_class": type(optimizer).__name__,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -60,7 +60,7 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
 
 def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
                     generator: torch.Generator | None = None, scheduler=None, scaler=None) -> dict:
-    """Restore what save_checkpoint wrote into the given objects; returns the epoch and the history."""
+    """Restore what save_checkpoint wrote into the given objects; returns the epoch, history and best."""
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -86,4 +86,4 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         if target is not None:
             target.load_state_dict(state[name])
     restore_random_state(state["random"], generator)
-    return {"epoch": state["epoch"], "history": state["history"]}
+    return {"epoch": state["epoch"], "history": state["history"], "best": state["best"]}

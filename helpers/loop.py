@@ -16,37 +16,54 @@ from .metrics import as_collection, to_floats
 
 def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                     metrics: Metric | MetricCollection, device: torch.device, *,
-                    max_grad_norm: float | None = None, epoch: int | None = None) -> dict[str, float]:
-    """One pass over `loader` in train mode: the per-sample mean loss and each metric."""
+                    max_grad_norm: float | None = None, precision: torch.dtype | None = None,
+                    scaler: torch.amp.GradScaler | None = None, batch_scheduler=None,
+                    epoch: int | None = None) -> dict[str, float]:
+    """One pass over `loader` in train mode: the per-sample mean loss and each metric.
+
+    Options: clip gradients to `max_grad_norm` (the mean norm before clipping is returned as grad_norm),
+    run the forward pass in `precision` (torch.bfloat16, torch.float16) with a GradScaler for float16,
+    and step `batch_scheduler` after every batch."""
+    device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
+    scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     model.train()
-    losses, sizes = [], []
+    losses, sizes, norms = [], [], []
     for inputs, targets in loader:
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        logits = _checked(model(inputs), targets)
-        loss = loss_fn(logits, targets)
-        loss.backward()
+        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+            logits = _checked(model(inputs), targets)
+            loss = loss_fn(logits, targets)
+        scaler.scale(loss).backward()  # a disabled scaler passes the loss through
         if max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        optimizer.step()
+            scaler.unscale_(optimizer)
+            norms.append(nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
+        scaler.step(optimizer)
+        scaler.update()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
         losses.append(loss.detach())
         sizes.append(len(targets))
         metrics.update(logits.detach(), targets)
-    return _summarize(losses, sizes, metrics, epoch)
+    extra = {"grad_norm": torch.stack(norms).mean()} if norms else {}
+    return _summarize(losses, sizes, metrics, epoch, extra)
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | MetricCollection,
-             device: torch.device, *, epoch: int | None = None) -> dict[str, float]:
+             device: torch.device, *, precision: torch.dtype | None = None,
+             epoch: int | None = None) -> dict[str, float]:
     """One pass over `loader` in eval mode, recording no autograd graph: mean loss and each metric."""
+    device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
     model.eval()
     losses, sizes = [], []
     for inputs, targets in loader:
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        logits = _checked(model(inputs), targets)
-        losses.append(loss_fn(logits, targets))
+        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+            logits = _checked(model(inputs), targets)
+            losses.append(loss_fn(logits, targets))
         sizes.append(len(targets))
         metrics.update(logits, targets)
     return _summarize(losses, sizes, metrics, epoch)
@@ -71,31 +88,81 @@ class History:
         return "\n".join(rows)
 
 
+@dataclass
+class Best:
+    """The best value of a monitored history entry so far, the epoch that reached it, and its weights."""
+
+    monitor: str = "val_loss"
+    mode: str = "min"
+    value: float | None = None
+    epoch: int = 0
+    weights: dict[str, torch.Tensor] | None = None
+
+    def update(self, record: dict[str, float], epoch: int, model: nn.Module) -> None:
+        """Keep a copy of the weights when `record` beats the best so far."""
+        if self.monitor not in record:
+            raise ValueError(f"Cannot monitor {self.monitor!r}: the history has {sorted(record)}.")
+        value = record[self.monitor]
+        if self.value is None or (value < self.value if self.mode == "min" else value > self.value):
+            self.value, self.epoch = value, epoch
+            self.weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
+
+    def state(self) -> dict:
+        """What a checkpoint keeps, to continue early stopping after a resume."""
+        return {"value": self.value, "epoch": self.epoch, "weights": self.weights}
+
+
 def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, *,
         epochs: int, metrics: Metric | MetricCollection, device: torch.device | None = None,
-        progress: bool = True, max_grad_norm: float | None = None, checkpoint: str | Path | None = None) -> History:
+        progress: bool = True, max_grad_norm: float | None = None, precision: torch.dtype | None = None,
+        scheduler=None, step_scheduler: str = "epoch", patience: int | None = None, monitor: str = "val_loss",
+        mode: str = "min", checkpoint: str | Path | None = None) -> History:
     """Train for `epochs`, evaluating after each; data goes to the model's device unless `device` is given.
 
-    With `checkpoint`, the state is saved there after every epoch, and a run that finds the file resumes
-    from it: the same epochs, the same numbers, as if it had never stopped."""
+    Off unless asked for: gradient clipping (max_grad_norm), mixed precision (precision=torch.bfloat16
+    or torch.float16), a learning-rate scheduler stepped per "epoch" or per "batch" (its lr recorded),
+    early stopping after `patience` epochs without a better `monitor` (the best weights restored), and
+    a checkpoint saved after every epoch and resumed from when the file exists."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    if step_scheduler not in ("epoch", "batch") or mode not in ("min", "max"):
+        raise ValueError(f"step_scheduler must be 'epoch' or 'batch' and mode 'min' or 'max', "
+                         f"got {step_scheduler!r} and {mode!r}.")
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
-    generator = getattr(train_loader, "generator", None)
-    history, start = History(), 1
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
+    state = dict(model=model, optimizer=optimizer, generator=getattr(train_loader, "generator", None),
+                 scheduler=scheduler, scaler=scaler)
+    history, best, start = History(), Best(monitor, mode), 1
     if checkpoint is not None and Path(checkpoint).exists():
-        resumed = load_checkpoint(checkpoint, model=model, optimizer=optimizer, generator=generator)
-        history, start = History(resumed["history"]), resumed["epoch"] + 1
+        resumed = load_checkpoint(checkpoint, **state)
+        history, best, start = History(resumed["history"]), Best(monitor, mode, **resumed["best"]), resumed["epoch"] + 1
     bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not progress)
     for epoch in bar:
+        lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
         train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
-                                max_grad_norm=max_grad_norm, epoch=epoch)
-        val = evaluate(model, val_loader, loss_fn, val_metrics, device, epoch=epoch)
-        history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}})
+                                max_grad_norm=max_grad_norm, precision=precision, scaler=scaler, epoch=epoch,
+                                batch_scheduler=scheduler if step_scheduler == "batch" else None)
+        val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
+        history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
         bar.set_postfix({name: f"{value:.4f}" for name, value in history.records[-1].items()})
+        if scheduler is not None and step_scheduler == "epoch":
+            _step_per_epoch(scheduler, val["loss"])
+        if patience is not None:
+            best.update(history.records[-1], epoch, model)
         if checkpoint is not None:
-            save_checkpoint(checkpoint, model=model, optimizer=optimizer, epoch=epoch, history=history.records,
-                            generator=generator)
+            save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), **state)
+        if patience is not None and epoch - best.epoch >= patience:
+            break
+    if patience is not None and best.weights is not None:
+        model.load_state_dict(best.weights)
     return history
+
+
+def _step_per_epoch(scheduler, val_loss: float) -> None:
+    """Step an epoch scheduler; ReduceLROnPlateau also needs the validation loss."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(val_loss)
+    else:
+        scheduler.step()
 
 
 def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCollection,
@@ -103,9 +170,8 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
     """Check the model sits on `device` and the loss averages; return the metrics there, reset."""
     param = next(model.parameters(), None)
     if param is not None and not same_device(param.device, device):
-        raise ValueError(f"The model is on {param.device} but the batches are sent to {torch.device(device)}: "
-                         f"move the model first with model.to({str(torch.device(device))!r}), "
-                         "or pass the model's device.")
+        raise ValueError(f"The model is on {param.device} but the batches are sent to {device}: "
+                         f"move the model first with model.to({str(device)!r}), or pass the model's device.")
     if getattr(loss_fn, "reduction", "mean") != "mean":
         raise ValueError(f"loss_fn has reduction={loss_fn.reduction!r}; the loop weights each batch's mean "
                          "loss by its size, so use reduction='mean' (the default).")
@@ -124,15 +190,15 @@ def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricCollection,
-               epoch: int | None) -> dict[str, float]:
-    """The per-sample mean loss and the metrics, read back to the host once."""
+               epoch: int | None, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+    """The per-sample mean loss, the metrics and any `extra` values, read back to the host once."""
     if not losses:
         raise ValueError("The loader yielded no batches: is its dataset empty, or is drop_last=True "
                          "with a batch size larger than the dataset?")
     batch_losses = torch.stack(losses).float()
     weights = torch.tensor(sizes, dtype=batch_losses.dtype, device=batch_losses.device)
     mean_loss = (batch_losses * weights).sum() / weights.sum()
-    values = to_floats({"loss": mean_loss, **metrics.compute()})
+    values = to_floats({"loss": mean_loss, **metrics.compute(), **(extra or {})})
     if not math.isfinite(values["loss"]):
         bad = int(torch.nonzero(~torch.isfinite(batch_losses))[0])
         where = f"epoch {epoch}, batch {bad}" if epoch is not None else f"batch {bad}"

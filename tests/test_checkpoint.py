@@ -20,8 +20,10 @@ generator = helpers.set_seed(0)
 train, val = helpers.mnist_loaders(100, generator=generator, device=torch.device("cpu"), val_size=500)
 model = helpers.mnist_mlp(32, dropout=0.2)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
 history = helpers.fit(model, train, val, nn.CrossEntropyLoss(), optimizer, epochs=epochs, progress=False,
-                      metrics=helpers.classification_metrics(), checkpoint=None if checkpoint == "-" else checkpoint)
+                      metrics=helpers.classification_metrics(), scheduler=scheduler, patience=10,
+                      checkpoint=None if checkpoint == "-" else checkpoint)
 torch.save({"history": history.records, "model": model.state_dict()}, out)
 """
 
@@ -41,6 +43,7 @@ def test_resume_in_a_new_process_is_bit_identical(tmp_path):
     resumed = run_in_new_process(tmp_path, 4, checkpoint, "resumed.pt")
     assert len(first_half["history"]) == 2 and len(resumed["history"]) == 4
     assert resumed["history"] == straight["history"]
+    assert [round(r["lr"], 6) for r in resumed["history"]] == [0.05, 0.035, 0.0245, 0.01715]  # the scheduler resumed
     assert all(torch.equal(straight["model"][k], v) for k, v in resumed["model"].items())
 
 
@@ -68,7 +71,7 @@ def test_round_trip_restores_weights_optimizer_scheduler_and_random_state(tmp_pa
     other_generator = torch.Generator()
     resumed = load_checkpoint(tmp_path / "c.ckpt", model=other, optimizer=other_optimizer,
                               generator=other_generator, scheduler=other_scheduler)
-    assert resumed == {"epoch": 7, "history": [{"loss": 1.0}]}
+    assert resumed == {"epoch": 7, "history": [{"loss": 1.0}], "best": {}}
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
     assert torch.equal(optimizer.state_dict()["state"][0]["momentum_buffer"],
                        other_optimizer.state_dict()["state"][0]["momentum_buffer"])

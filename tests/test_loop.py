@@ -1,4 +1,5 @@
 import copy
+import math
 
 import pytest
 import torch
@@ -215,3 +216,102 @@ def test_no_cuda_synchronisation_per_batch(step):
                 torch.cuda.set_sync_debug_mode("default")
         counts.append(sum("synchroniz" in str(w.message) for w in caught))
     assert counts[0] == counts[1], f"synchronisations: {counts[0]} for 2 batches, {counts[1]} for 16"
+
+
+# Loop options: each off by default, each changes only what it should.
+
+def fit_toy(toy_data, epochs=3, **options):
+    x, y = toy_data
+    model = make_mlp()
+    optimizer = options.pop("optimizer", None) or torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
+                  optimizer, epochs=epochs, metrics=classification_metrics(), progress=False, **options)
+    return history, model
+
+
+def test_scheduler_stepped_per_epoch_or_per_batch_is_recorded(toy_data):
+    model = make_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history, _ = fit_toy(toy_data, optimizer=optimizer,
+                         scheduler=torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5))
+    assert history["lr"] == pytest.approx([0.1, 0.05, 0.025])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    history, _ = fit_toy(toy_data, optimizer=optimizer, step_scheduler="batch",
+                         scheduler=torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5))
+    assert history["lr"] == pytest.approx([0.1, 0.1 * 0.5**3, 0.1 * 0.5**6])  # 3 batches per epoch
+    assert "lr" not in fit_toy(toy_data)[0].records[0]
+    with pytest.raises(ValueError, match="step_scheduler must be 'epoch' or 'batch'"):
+        fit_toy(toy_data, step_scheduler="step")
+
+
+def test_reduce_on_plateau_gets_the_validation_loss(toy_data):
+    model = make_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing improves
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
+    history, _ = fit_toy(toy_data, optimizer=optimizer, scheduler=plateau)
+    assert plateau.best == pytest.approx(history["val_loss"][0])  # it was handed the validation loss
+
+
+def test_gradient_norm_before_clipping_is_recorded(toy_data):
+    x, y = toy_data
+    reference = make_mlp()
+    norms = []
+    for xb, yb in TensorLoader(x, y, batch_size=4):  # the same steps by hand, with nothing clipped
+        reference.zero_grad()
+        nn.functional.cross_entropy(reference(xb), yb).backward()
+        norms.append(nn.utils.clip_grad_norm_(reference.parameters(), float("inf")).item())
+        torch.optim.SGD(reference.parameters(), lr=0.1).step()
+    history, _ = fit_toy(toy_data, epochs=1, max_grad_norm=1e9)
+    assert history["grad_norm"][0] == pytest.approx(sum(norms) / len(norms), rel=1e-5)
+    assert "grad_norm" not in fit_toy(toy_data, epochs=1)[0].records[0]
+
+
+def test_mixed_precision_runs_the_forward_pass_in_bfloat16_and_stays_close(toy_data):
+    seen = []
+    history32, _ = fit_toy(toy_data)
+    x, y = toy_data
+    model = make_mlp()
+    model[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    loader = TensorLoader(x, y, batch_size=4)
+    history16 = fit(model, loader, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                    epochs=3, metrics=classification_metrics(), progress=False, precision=torch.bfloat16)
+    assert set(seen) == {torch.bfloat16}  # training and evaluation both ran under autocast
+    assert history16["loss"] != history32["loss"]
+    assert history16["loss"] == pytest.approx(history32["loss"], abs=0.05)
+
+
+def test_float16_uses_an_active_gradient_scaler(toy_data, monkeypatch):
+    scales = []
+    original = torch.amp.GradScaler.scale
+    monkeypatch.setattr(torch.amp.GradScaler, "scale",
+                        lambda self, loss: scales.append(self.is_enabled()) or original(self, loss))
+    history, _ = fit_toy(toy_data, epochs=1, precision=torch.float16)
+    assert scales and all(scales) and all(map(math.isfinite, history["loss"]))
+
+
+def anti_validation(toy_data):
+    """Validation labels that disagree with the training labels: validation loss rises as training learns."""
+    x, y = toy_data
+    return TensorLoader(x, (y + 1) % 3, batch_size=4)
+
+
+def test_early_stopping_restores_the_best_weights(toy_data):
+    x, y = toy_data
+    model = make_mlp()
+    history = fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.5), epochs=10, metrics=classification_metrics(),
+                  progress=False, patience=2)
+    best = min(range(len(history)), key=lambda i: history["val_loss"][i])
+    assert len(history) == best + 1 + 2 < 10  # stopped 2 epochs after the best
+    one_run = make_mlp()
+    fit(one_run, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+        torch.optim.SGD(one_run.parameters(), lr=0.5), epochs=best + 1, metrics=classification_metrics(),
+        progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), one_run.state_dict().values()))
+
+
+def test_early_stopping_on_a_metric_to_maximise_and_a_missing_one(toy_data):
+    history, _ = fit_toy(toy_data, epochs=6, patience=1, monitor="val_accuracy", mode="max")
+    assert len(history) <= 6
+    with pytest.raises(ValueError, match=r"Cannot monitor 'val_f1': the history has \['accuracy', 'loss'"):
+        fit_toy(toy_data, patience=1, monitor="val_f1")
