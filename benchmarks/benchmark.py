@@ -11,7 +11,8 @@
 Each epoch trains on the 4,000 training images and evaluates on the 1,000 test images. The loops take
 turns, a block of epochs each (one `fit` call for (b) and (c), as in real use), so a change in the
 machine's speed during the run affects them alike. The epoch time is the median over the blocks after
-the first (a warm-up). Memory: on a GPU, the peak a block allocates above what was already allocated;
+the first (a warm-up), and "x (a)" the median of each round's ratio to the floor's time. Memory: on a
+GPU, the peak a block allocates above what was already allocated;
 everywhere, how much the process's resident memory grew over the blocks after the first (flat is 0).
 """
 
@@ -159,20 +160,23 @@ def timed_block(run: Callable[[int], None], epochs: int, device: torch.device) -
 
 
 def measure(device: torch.device, blocks: int, epochs: int, variants: dict) -> dict[str, tuple[float, ...]]:
-    """Each loop runs a block of `epochs` epochs in turn (so a drift in the machine's speed hits all alike),
-    `blocks` times. Per loop: the median seconds per epoch and GPU peak over the blocks after the first
-    (a warm-up), the resident-memory growth summed over those blocks, and the first block's seconds per epoch."""
+    """Each loop runs a block of `epochs` epochs in turn, `blocks` rounds. Per loop, over the rounds after the
+    first (a warm-up): the median seconds per epoch; the median of its time divided by the floor's in the
+    same round (neighbours in time, so a drift in the machine's speed cancels); the median GPU peak; the
+    resident-memory growth summed over those rounds; and the first round's seconds per epoch."""
     loops = {label: make(device) for label, make in variants.items()}
     rounds = [{label: timed_block(run, epochs, device) for label, run in loops.items()} for _ in range(blocks)]
+    floor = next(iter(loops))
     return {label: (statistics.median(r[label][0] for r in rounds[1:]),
+                    statistics.median(r[label][0] / r[floor][0] for r in rounds[1:]),
                     statistics.median(r[label][1] for r in rounds[1:]),
                     sum(r[label][2] for r in rounds[1:]), rounds[0][label][0]) for label in loops}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--blocks", type=int, default=4, help="blocks per loop; the first is a warm-up")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per block")
+    parser.add_argument("--blocks", type=int, default=8, help="blocks per loop; the first is a warm-up")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per block")
     parser.add_argument("--device", action="append", help="cpu, cuda, ... (default: cpu, and cuda when present)")
     parser.add_argument("--compile", action="store_true", help="add (e): (b) with torch.compile (slow to start)")
     args = parser.parse_args()
@@ -188,9 +192,8 @@ def main() -> None:
         if args.compile:
             variants["(e) helpers.fit, compiled model"] = lambda device: helpers_fit(device, True, compile=True)
         results = measure(device, args.blocks, args.epochs, variants)
-        floor = results["(a) plain loop, in memory"][0]
-        for label, (seconds, peak, growth, first) in results.items():
-            print(f"{label:32} {seconds:8.4f} {seconds / floor:7.2f} {peak:13.1f} {growth:15.1f} {first:14.4f}")
+        for label, (seconds, ratio, peak, growth, first) in results.items():
+            print(f"{label:32} {seconds:8.4f} {ratio:7.2f} {peak:13.1f} {growth:15.1f} {first:14.4f}")
 
 
 if __name__ == "__main__":

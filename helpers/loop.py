@@ -1,5 +1,6 @@
 """The loop: one training epoch, one evaluation pass, and `fit` that alternates them."""
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,13 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
+    autocast = _autocast(device, precision)
     model.train()
     losses, sizes, norms = [], [], []
     for inputs, targets in loader:
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+        with autocast:
             logits = _checked(model(inputs), targets)
             loss = loss_fn(logits, targets)
         scaler.scale(loss).backward()  # a disabled scaler passes the loss through
@@ -57,11 +59,12 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     """One pass over `loader` in eval mode, recording no autograd graph: mean loss and each metric."""
     device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
+    autocast = _autocast(device, precision)
     model.eval()
     losses, sizes = [], []
     for inputs, targets in loader:
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+        with autocast:
             logits = _checked(model(inputs), targets)
             losses.append(loss_fn(logits, targets))
         sizes.append(len(targets))
@@ -163,6 +166,11 @@ def _step_per_epoch(scheduler, val_loss: float) -> None:
         scheduler.step(val_loss)
     else:
         scheduler.step()
+
+
+def _autocast(device: torch.device, precision: torch.dtype | None):
+    """Autocast to `precision` on `device`, or a context that does nothing when precision is None."""
+    return torch.autocast(device.type, dtype=precision) if precision is not None else contextlib.nullcontext()
 
 
 def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCollection,
