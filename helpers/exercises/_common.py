@@ -90,17 +90,21 @@ def toy_data(n: int, seed: int = 0, spread: bool = True) -> tuple[torch.Tensor, 
     return torch.randn(n, 4, generator=generator) * scale, torch.randint(0, 3, (n,), generator=generator)
 
 
-def show_hint(hints: list[str], level: int) -> None:
-    """Print hint `level` (1 is the gentlest)."""
-    level = min(max(level, 1), len(hints))
-    more = f" (hint({level + 1}) says more)" if level < len(hints) else ""
-    print(f"Hint {level} of {len(hints)}{more}: {hints[level - 1]}")
+def hint_and_solution(notebook: str, hints: list[str]):
+    """An exercise's hint(level) and solution() functions."""
 
+    def hint(level: int = 1) -> None:
+        """Print hint `level` (1 is the gentlest)."""
+        level = min(max(level, 1), len(hints))
+        more = f" (hint({level + 1}) says more)" if level < len(hints) else ""
+        print(f"Hint {level} of {len(hints)}{more}: {hints[level - 1]}")
 
-def show_solution(notebook: str) -> None:
-    """Print the worked solution: the exercise cell of solutions/<notebook>.ipynb."""
-    path = SOLUTIONS_DIR / f"{notebook}.ipynb"
-    cells = json.loads(path.read_text())["cells"]
-    code = ["".join(c["source"]) for c in cells if "exercise" in c.get("metadata", {}).get("tags", [])]
-    print(f"Solution (from solutions/{path.name}):\n")
-    print("\n\n".join(code))
+    def solution() -> None:
+        """Print the worked solution: the exercise cells of solutions/<notebook>.ipynb."""
+        path = SOLUTIONS_DIR / f"{notebook}.ipynb"
+        cells = json.loads(path.read_text())["cells"]
+        code = ["".join(c["source"]) for c in cells if "exercise" in c.get("metadata", {}).get("tags", [])]
+        print(f"Solution (from solutions/{path.name}):\n")
+        print("\n\n".join(code))
+
+    return hint, solution

@@ -9,8 +9,8 @@ from ..loop import evaluate
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, close, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
-    show_solution, tiny_classifier, toy_data,
+    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, read_number,
+    require_function, tiny_classifier, toy_data,
 )
 
 NOTEBOOK = "01_eval_mode"
@@ -74,11 +74,4 @@ def check(evaluate_fn) -> Feedback:
                     [f"Validation loss {first:.4f}, twice."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)

@@ -10,8 +10,8 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
-    show_solution, tiny_classifier, toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, read_number, require_function,
+    tiny_classifier, toy_data,
 )
 
 NOTEBOOK = "06_loss_graph"
@@ -87,11 +87,4 @@ def check(train_fn) -> Feedback:
                     [f"Epoch loss {loss:.4f}, at most one graph alive at any time."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)

@@ -6,8 +6,8 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, close, failed, Feedback, isolated, LearnerError, read_number, require_function, show_hint,
-    show_solution,
+    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, read_number,
+    require_function,
 )
 
 NOTEBOOK = "04_metric_reset"
@@ -63,11 +63,4 @@ def check(evaluate_fn) -> Feedback:
                     [f"Accuracy {first:.4f}, then {second:.4f}, with one metric object."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)

@@ -11,8 +11,8 @@ from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, require_function, show_hint, show_solution,
-    tiny_classifier, toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, require_function, tiny_classifier,
+    toy_data,
 )
 
 NOTEBOOK = "07_resume_optimizer"
@@ -74,11 +74,4 @@ def check(resume_fn) -> Feedback:
                     [f"Weights, Adam's {steps} steps and its running averages restored; next epoch 3."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)

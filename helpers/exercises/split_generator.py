@@ -4,7 +4,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._common import Feedback, isolated, LearnerError, call, failed, require_function, show_hint, show_solution
+from ._common import (
+    call, failed, Feedback, hint_and_solution, isolated, LearnerError, require_function,
+)
 
 NOTEBOOK = "05_split_generator"
 HINTS = [
@@ -64,11 +66,4 @@ def check(split_fn) -> Feedback:
                     ["Same validation set with or without a model built first; a new seed gives a new split."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)

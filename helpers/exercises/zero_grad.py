@@ -9,8 +9,8 @@ from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, isolated, LearnerError, require_function, show_hint, show_solution,
-    tiny_classifier, toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, require_function, tiny_classifier,
+    toy_data,
 )
 
 NOTEBOOK = "03_zero_grad"
@@ -72,11 +72,4 @@ def check(train_fn) -> Feedback:
                     details + ["Each step should be: zero_grad(), forward, loss, backward(), step()."])
 
 
-def hint(level: int = 1) -> None:
-    """Print a hint; higher levels say more."""
-    show_hint(HINTS, level)
-
-
-def solution() -> None:
-    """Print the worked solution."""
-    show_solution(NOTEBOOK)
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)
