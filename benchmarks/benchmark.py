@@ -35,8 +35,8 @@ BATCH = 64
 def plain_loop(device: torch.device) -> Callable[[int], None]:
     """(a) The floor: in-memory tensors, loss and accuracy summed on the device, one read-back per pass."""
     generator = helpers.set_seed(0)
-    train_x, train_y = (t.to(device) for t in helpers.as_tensors(helpers.mnist(train=True)))
-    test_x, test_y = (t.to(device) for t in helpers.as_tensors(helpers.mnist(train=False)))
+    train_x, train_y = helpers.as_tensors(helpers.mnist(train=True), device)
+    test_x, test_y = helpers.as_tensors(helpers.mnist(train=False), device)
     model = helpers.mnist_mlp().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     loss_fn = nn.CrossEntropyLoss()
@@ -54,7 +54,7 @@ def plain_loop(device: torch.device) -> Callable[[int], None]:
             optimizer.step()
             total += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
-        (total / len(train_x)).item(), (correct / len(train_x)).item()
+        (total / len(train_x)).item(), (correct / len(train_x)).item()  # the pass's one read-back, as in (b)
         model.eval()
         total, correct = torch.zeros((), device=device), torch.zeros((), device=device)
         with torch.inference_mode():
@@ -62,7 +62,7 @@ def plain_loop(device: torch.device) -> Callable[[int], None]:
                 logits = model(x)
                 total += loss_fn(logits, y) * len(y)
                 correct += (logits.argmax(1) == y).sum()
-        (total / len(test_x)).item(), (correct / len(test_x)).item()
+        (total / len(test_x)).item(), (correct / len(test_x)).item()  # likewise for evaluation
 
     return lambda epochs: [epoch() for _ in range(epochs)]
 
@@ -72,9 +72,9 @@ def helpers_fit(device: torch.device, in_memory: bool, compile: bool = False) ->
     generator = helpers.set_seed(0)
     test = helpers.mnist(train=False)
     if in_memory:
-        train_loader = helpers.TensorLoader(*(t.to(device) for t in helpers.as_tensors(helpers.mnist())),
+        train_loader = helpers.TensorLoader(*helpers.as_tensors(helpers.mnist(), device),
                                             batch_size=BATCH, shuffle=True, generator=generator)
-        test_loader = helpers.TensorLoader(*(t.to(device) for t in helpers.as_tensors(test)), batch_size=BATCH)
+        test_loader = helpers.TensorLoader(*helpers.as_tensors(test, device), batch_size=BATCH)
     else:
         train_loader = DataLoader(helpers.mnist(), BATCH, shuffle=True, generator=generator)
         test_loader = DataLoader(test, BATCH)

@@ -43,11 +43,11 @@ def train_val_split(dataset: Dataset, val_size: int, generator: torch.Generator)
     return train, val
 
 
-def as_tensors(dataset: MNIST | Subset) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images and labels of an MNIST dataset (or a Subset of one), transformed as one batch."""
+def as_tensors(dataset: MNIST | Subset, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """All images and labels of an MNIST dataset (or a Subset of one), transformed as one batch, on `device`."""
     base, indices = (dataset.dataset, dataset.indices) if isinstance(dataset, Subset) else (dataset, slice(None))
     images = base.transform(base.data[indices].unsqueeze(1))
-    return images.as_subclass(torch.Tensor), base.targets[indices]
+    return images.as_subclass(torch.Tensor).to(device), base.targets[indices].to(device)
 
 
 class TensorLoader:
@@ -90,7 +90,5 @@ def mnist_loaders(batch_size: int = 64, *, generator: torch.Generator, val_size:
         return (DataLoader(train_set, batch_size, shuffle=True, generator=generator),
                 DataLoader(val_set, batch_size))
     device = device if device is not None else get_default_device()
-    train_x, train_y = (t.to(device) for t in as_tensors(train_set))
-    val_x, val_y = (t.to(device) for t in as_tensors(val_set))
-    return (TensorLoader(train_x, train_y, batch_size=batch_size, shuffle=True, generator=generator),
-            TensorLoader(val_x, val_y, batch_size=batch_size))
+    return (TensorLoader(*as_tensors(train_set, device), batch_size=batch_size, shuffle=True, generator=generator),
+            TensorLoader(*as_tensors(val_set, device), batch_size=batch_size))

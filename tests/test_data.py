@@ -63,6 +63,7 @@ def test_tensors_equal_the_per_item_transform():
     _, val = train_val_split(mnist(), 50, torch.Generator().manual_seed(0))
     images, labels = as_tensors(val)
     assert type(images) is torch.Tensor and images.shape == (50, 1, 28, 28)
+    assert all(t.device.type == "meta" for t in as_tensors(val, "meta"))  # and on the device asked for
     for i in range(50):
         image, label = val[i]
         assert torch.equal(images[i], image) and labels[i] == label
