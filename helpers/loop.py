@@ -56,19 +56,26 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
 def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | MetricCollection,
              device: torch.device, *, precision: torch.dtype | None = None,
              epoch: int | None = None) -> dict[str, float]:
-    """One pass over `loader` in eval mode, recording no autograd graph: mean loss and each metric."""
+    """One pass over `loader` in eval mode, recording no autograd graph: mean loss and each metric.
+
+    Every module is put back in the mode it was in (a training loop stays in train mode)."""
     device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
+    modes = {module: module.training for module in model.modules()}
     model.eval()
     losses, sizes = [], []
-    for inputs, targets in loader:
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        with autocast:
-            logits = _checked(model(inputs), targets)
-            losses.append(loss_fn(logits, targets))
-        sizes.append(len(targets))
-        metrics.update(logits, targets)
+    try:
+        for inputs, targets in loader:
+            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            with autocast:
+                logits = _checked(model(inputs), targets)
+                losses.append(loss_fn(logits, targets))
+            sizes.append(len(targets))
+            metrics.update(logits, targets)
+    finally:
+        for module, training in modes.items():
+            module.training = training
     return _summarize(losses, sizes, metrics, epoch)
 
 

@@ -3,7 +3,9 @@
     python scripts/run_notebooks.py                      # every notebook, exercise and solution
     python scripts/run_notebooks.py notebooks/02_*.ipynb # some of them
 
-Prints each notebook's kernel time: the figures in README's course map come from here.
+Prints each notebook's kernel time: the figures in README's course map come from here. In exercises/, the
+outputs of cells tagged `feedback` (the check's verdict, the hints) are not stored: a learner opening an
+exercise sees no verdict and no hint before running those cells.
 """
 
 import os
@@ -27,6 +29,10 @@ def run(path: Path) -> float:
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
+    if path.parent.name == "exercises":
+        for cell in notebook.cells:
+            if "feedback" in cell.metadata.get("tags", []):
+                cell.outputs = []
     tmp = path.with_name(path.name + ".tmp")
     nbformat.write(notebook, tmp)
     os.replace(tmp, path)

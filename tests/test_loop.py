@@ -72,6 +72,16 @@ def test_evaluate_is_repeatable_and_touches_nothing(toy_loader):
     assert all(torch.equal(p.grad, torch.full_like(p, 0.5)) for p in model.parameters())
 
 
+def test_evaluate_puts_every_module_back_in_its_mode(toy_loader):
+    model = make_mlp(dropout=0.5, batchnorm=True).train()
+    frozen = next(m for m in model.modules() if isinstance(m, nn.BatchNorm1d)).eval()  # a module kept in eval
+    evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+    assert [m.training for m in model.modules()] == [m is not frozen for m in model.modules()]
+    model.eval()
+    evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+    assert not any(m.training for m in model.modules())
+
+
 def test_evaluate_records_no_autograd_graph(toy_loader):
     seen = []
     model = nn.Sequential(make_mlp())

@@ -1,16 +1,21 @@
-"""What every exercise check shares: the feedback object, safe calls, toy models, hints and solutions."""
+"""What every exercise check shares: feedback, a guarded call of the learner's function, watched models, hints."""
 
 import functools
 import json
 import math
+import random
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 CPU = torch.device("cpu")
+WIDTH = 88  # feedback lines wrap at word boundaries within this many columns
+SEED = 2718281  # the checks seed torch with this, so a learner's own re-seeding always shows
 
 
 @dataclass
@@ -26,11 +31,32 @@ class Feedback:
 
     def __repr__(self) -> str:
         mark = "\u2705 Correct:" if self.passed else "\u274c Not yet:"
-        return "\n".join([f"{mark} {self.headline}", *(f"   {line}" for line in self.details)])
+        wrap = functools.partial(textwrap.wrap, width=WIDTH, subsequent_indent="   ", break_long_words=False,
+                                 break_on_hyphens=False)
+        lines = wrap(f"{mark} {self.headline}")
+        for detail in self.details:
+            lines += wrap(detail, initial_indent="   ")
+        return "\n".join(lines)
+
+
+@dataclass
+class Problem:
+    """One thing a check saw go wrong: the symptom, then why it matters."""
+
+    symptom: str
+    why: str = ""
+
+
+def verdict(problems: list[Problem], success: str, details: list[str]) -> Feedback:
+    """Pass with `success` when nothing went wrong; otherwise lead with the first problem and list the others."""
+    if not problems:
+        return Feedback(True, success, details)
+    first, *others = problems
+    return Feedback(False, first.symptom, [first.why, *(f"Also: {p.symptom} {p.why}" for p in others)])
 
 
 class LearnerError(Exception):
-    """The learner's function raised: reported as feedback, never as a traceback."""
+    """The learner's function raised, or returned something unusable: reported as feedback, never a traceback."""
 
 
 def require_function(candidate, name: str) -> None:
@@ -40,22 +66,97 @@ def require_function(candidate, name: str) -> None:
                         f"not the result of calling it (got a {type(candidate).__name__}).")
 
 
-def isolated(check):
-    """Run a check from a fixed seed inside torch.random.fork_rng: same verdict every time, learner's RNG untouched."""
-    @functools.wraps(check)
-    def wrapper(candidate) -> Feedback:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            return check(candidate)
-    return wrapper
+def isolated(name: str):
+    """Run a check from fixed seeds with autograd on, and put every global state back: same verdict every time."""
+    def decorate(check):
+        @functools.wraps(check)
+        def wrapper(candidate) -> Feedback:
+            require_function(candidate, name)
+            python, numpy, grad = random.getstate(), np.random.get_state(), torch.is_grad_enabled()
+            try:
+                with torch.random.fork_rng(), torch.enable_grad():
+                    torch.manual_seed(SEED)
+                    return check(candidate)
+            finally:
+                random.setstate(python)
+                np.random.set_state(numpy)
+                torch.set_grad_enabled(grad)
+        return wrapper
+    return decorate
 
 
-def call(candidate, *args):
-    """Run the learner's function, turning any exception into a LearnerError with its message."""
+@dataclass
+class Globals:
+    """What a learner's function should leave as it found it."""
+
+    grad: bool
+    python: tuple
+    numpy: tuple
+    torch_seed: int
+    modes: dict[str, bool]
+    params: list[torch.Tensor]
+
+    @classmethod
+    def now(cls, model: nn.Module | None) -> "Globals":
+        modules = dict(model.named_modules()) if model is not None else {}
+        return cls(torch.is_grad_enabled(), random.getstate(), np.random.get_state(), torch.initial_seed(),
+                   {name: m.training for name, m in modules.items()},
+                   list(model.parameters()) if model is not None else [])
+
+
+def mode_word(training: bool) -> str:
+    return "train mode" if training else "eval mode"
+
+
+def changes(before: Globals, after: Globals, *, restores_random: bool = False, keeps_mode: bool = True) -> list[Problem]:
+    """What changed between two snapshots that the function should have left alone."""
+    found = []
+    if before.grad and not after.grad:
+        found.append(Problem("After your function returned, autograd was still switched off.",
+                             "Every training step after it would compute no gradients and learn nothing: "
+                             "switch autograd off only for the code inside your function."))
+    if not restores_random:
+        if before.python != after.python:
+            found.append(Problem("Your function changed the state of Python's global `random` module.",
+                                 "Everything drawn from it afterwards changes too; this function needs no "
+                                 "randomness from it."))
+        if not all(np.array_equal(a, b) for a, b in zip(before.numpy, after.numpy)):
+            found.append(Problem("Your function changed NumPy's global random state.",
+                                 "Everything drawn from it afterwards changes too; this function needs no "
+                                 "randomness from it."))
+        if before.torch_seed != after.torch_seed:
+            found.append(Problem("Your function re-seeded torch's global random generator.",
+                                 "Every draw after it (initial weights, dropout masks, shuffling) restarts "
+                                 "from that seed, in every cell that runs afterwards."))
+    moved = [name for name, training in before.modes.items() if after.modes.get(name, training) != training]
+    if moved and keeps_mode:
+        was = before.modes[moved[0]]
+        found.append(Problem(f"Your function left the model in {mode_word(not was)}; it was in "
+                             f"{mode_word(was)} when your function was called.",
+                             "Whatever runs next (a training epoch, another evaluation) then runs in the "
+                             "wrong mode: leave the model in the mode you found it in."))
+    if len(before.params) != len(after.params) or any(a is not b for a, b in zip(before.params, after.params)):
+        found.append(Problem("Your function replaced the model's parameters with new tensors.",
+                             "The optimizer still holds the old ones, so its steps would update tensors the "
+                             "model no longer uses: load values into the existing parameters."))
+    return found
+
+
+def call(candidate, *args, model: nn.Module | None = None, restores_random: bool = False, keeps_mode: bool = True):
+    """Run the learner's function: (its result, what it changed that it should not have).
+
+    Any exception becomes a LearnerError with its message; grad mode is put back so the check can go on."""
+    before = Globals.now(model)
     try:
-        return candidate(*args)
+        result = candidate(*args)
     except Exception as error:  # the learner's code may fail in any way; report it in words
         raise LearnerError(f"Your function raised {type(error).__name__}: {error}") from error
+    finally:
+        grad_after = torch.is_grad_enabled()
+        torch.set_grad_enabled(before.grad)
+    after = Globals.now(model)
+    after.grad = grad_after
+    return result, changes(before, after, restores_random=restores_random, keeps_mode=keeps_mode)
 
 
 def failed(error: LearnerError) -> Feedback:
@@ -68,7 +169,10 @@ def read_number(result, key: str) -> float:
     if not isinstance(result, dict) or key not in result:
         raise LearnerError(f"Your function should return a dict with a {key!r} entry, got {result!r}.")
     value = result[key]
-    return float(value.detach() if isinstance(value, torch.Tensor) else value)
+    try:
+        return float(value.detach() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError, RuntimeError):
+        raise LearnerError(f"Your function returned {key}={value!r}, which is not a number.") from None
 
 
 def close(value: float, expected: float) -> bool:
@@ -90,20 +194,96 @@ def toy_data(n: int, seed: int = 0, spread: bool = True) -> tuple[torch.Tensor, 
     return torch.randn(n, 4, generator=generator) * scale, torch.randint(0, 3, (n,), generator=generator)
 
 
+@dataclass
+class Seen:
+    """One forward pass of a watched module."""
+
+    kind: str  # "model", "Dropout" or "BatchNorm1d"
+    copy: bool  # run by a copy of the watched model
+    training: bool
+    grad: bool
+    phase: str  # which watched loader was being iterated: "train", "val", or "" outside any
+    epoch: int  # how many times the training loader had been iterated
+
+
+class Watch:
+    """Records every forward pass of a model and of its Dropout and BatchNorm layers, copies included."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.seen: list[Seen] = []
+        self.phase, self.epoch = "", 0
+        watched = [model, *(m for m in model.modules() if isinstance(m, (nn.Dropout, nn.BatchNorm1d)))]
+        self.originals = {id(m) for m in watched}
+        for module in watched:
+            kind = "model" if module is model else type(module).__name__
+            module.register_forward_pre_hook(self._hook(kind))  # a deepcopy keeps the hook: copies report too
+
+    def _hook(self, kind: str):
+        def record(module: nn.Module, args) -> None:
+            self.seen.append(Seen(kind, id(module) not in self.originals, module.training,
+                                  torch.is_grad_enabled(), self.phase, self.epoch))
+        return record
+
+    def loader(self, loader, phase: str):
+        """`loader`, marking every pass over it as `phase` (a pass over the "train" loader is a new epoch)."""
+        return PhaseLoader(loader, phase, self)
+
+    def passes(self, kind: str = "model", **where) -> list[Seen]:
+        """The forward passes of `kind` matching every attribute in `where`."""
+        return [s for s in self.seen if s.kind == kind and all(getattr(s, k) == v for k, v in where.items())]
+
+    def copied(self) -> Problem | None:
+        """A problem when a copy of the model ran instead of the model itself."""
+        copies = self.passes(copy=True)
+        if not copies:
+            return None
+        return Problem(f"{len(copies)} of {len(self.passes())} batches went through a copy of the model, not "
+                       "the model your function was given.",
+                       "Whatever happens to the copy (its mode, its statistics, its training) never reaches "
+                       "the model the caller keeps: work on the model you are given.")
+
+
+@dataclass
+class PhaseLoader:
+    """A loader that tells a Watch which phase is running while it is iterated."""
+
+    inner: object
+    phase: str
+    watch: Watch
+
+    def __iter__(self):
+        if self.phase == "train":
+            self.watch.epoch += 1
+        self.watch.phase = self.phase
+        try:
+            yield from self.inner
+        finally:
+            self.watch.phase = ""
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    @property
+    def dataset(self):
+        return self.inner.dataset
+
+
 def hint_and_solution(notebook: str, hints: list[str]):
     """An exercise's hint(level) and solution() functions."""
 
     def hint(level: int = 1) -> None:
-        """Print hint `level` (1 is the gentlest)."""
+        """Print hint `level` (1 is the gentlest; the last one names the fix)."""
         level = min(max(level, 1), len(hints))
         more = f" (hint({level + 1}) says more)" if level < len(hints) else ""
-        print(f"Hint {level} of {len(hints)}{more}: {hints[level - 1]}")
+        print(textwrap.fill(f"Hint {level} of {len(hints)}{more}: {hints[level - 1]}", WIDTH,
+                            break_long_words=False, break_on_hyphens=False))
 
     def solution() -> None:
         """Print the worked solution: the exercise cells of solutions/<notebook>.ipynb."""
         path = SOLUTIONS_DIR / f"{notebook}.ipynb"
         cells = json.loads(path.read_text())["cells"]
-        code = ["".join(c["source"]) for c in cells if "exercise" in c.get("metadata", {}).get("tags", [])]
+        code = ["".join(c["source"]) for c in cells
+                if c["cell_type"] == "code" and "exercise" in c.get("metadata", {}).get("tags", [])]
         print(f"Solution (from solutions/{path.name}):\n")
         print("\n\n".join(code))
 

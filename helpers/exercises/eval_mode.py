@@ -1,77 +1,78 @@
-"""Exercise 1: evaluation runs in eval mode and records no autograd graph."""
+"""Exercise 1: evaluation runs in eval mode, records no autograd graph, and leaves the model's mode alone."""
 
 import copy
 
-import torch
 from torch import nn
 
-from ..loop import evaluate
 from ..data import TensorLoader
+from ..loop import evaluate
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, read_number,
-    require_function, tiny_classifier, toy_data,
+    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
+    tiny_classifier, toy_data, verdict, Watch,
 )
 
 NOTEBOOK = "01_eval_mode"
 HINTS = [
-    "Run your evaluate twice on the same model and data. Should the validation loss change?",
-    "Dropout and BatchNorm behave differently while training. One method call on the model switches them "
-    "to their evaluation behaviour; another context manager stops autograd from recording.",
-    "Call model.eval() (with the parentheses) before the loop, and run the loop inside "
-    "`with torch.inference_mode():` (or `torch.no_grad()`).",
+    "Run your evaluate twice on the same model and data. Should the validation loss change? And does "
+    "anything in the model need a graph for backward() during validation?",
+    "Dropout and BatchNorm behave differently while training; one method call on the model switches them "
+    "to their evaluation behaviour, and a context manager stops autograd from recording. Remember which mode "
+    "the model was in, so you can put it back.",
+    "Keep `was_training = model.training`, call `model.eval()` (with the parentheses) before the loop, run the "
+    "loop inside `with torch.inference_mode():` (or `torch.no_grad()`), and end with "
+    "`model.train(was_training)`.",
 ]
 
 
-class Probe(nn.Module):
-    """Passes its input through, noting for each batch whether it ran in train mode and with autograd on."""
+def diagnose(watch: Watch, losses: list[float]) -> list[Problem]:
+    """What the forward passes seen during the calls say about the learner's evaluate."""
+    found = [problem for problem in [watch.copied()] if problem]
+    dropout, norm, batches = watch.passes("Dropout"), watch.passes("BatchNorm1d"), watch.passes()
+    active = [s for s in dropout if s.training]
+    if active:
+        moved = "" if losses[0] == losses[1] else f" The same model on the same data gave the losses " \
+                                                  f"{losses[0]:.4f}, then {losses[1]:.4f}."
+        found.append(Problem(f"Dropout was switching units off at random in {len(active)} of {len(dropout)} "
+                             f"batches.{moved}",
+                             "In evaluation every unit should count, so that the same model scores the same "
+                             "on the same data."))
+    learning = [s for s in norm if s.training]
+    if learning:
+        found.append(Problem(f"BatchNorm normalised {len(learning)} of {len(norm)} batches with that batch's "
+                             "own statistics, and updated its running statistics from the validation data.",
+                             "Evaluating changed the model, and each score depended on which images shared a "
+                             "batch."))
+    recording = [s for s in batches if s.grad]
+    if recording:
+        found.append(Problem(f"Autograd recorded a graph for {len(recording)} of {len(batches)} batches.",
+                             "Evaluation never calls backward(), so every graph only costs memory and time."))
+    return found
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[tuple[bool, bool]] = []
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen.append((self.training, torch.is_grad_enabled()))
-        return x
-
-
-@isolated
+@isolated("evaluate")
 def check(evaluate_fn) -> Feedback:
-    """Run `evaluate_fn` twice on a model with Dropout and BatchNorm left in train mode."""
-    require_function(evaluate_fn, "evaluate")
-    probe = Probe()
-    model = tiny_classifier(nn.BatchNorm1d(16), nn.Dropout(0.5), probe).train()
+    """Call `evaluate_fn` twice on a train-mode model with BatchNorm and Dropout, then once in eval mode."""
+    model = tiny_classifier(nn.BatchNorm1d(16), nn.Dropout(0.5))
     loader = TensorLoader(*toy_data(20), batch_size=6)
     expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)["loss"]
-    model.train()
-    running_mean = model[1].running_mean.clone()
-    args = (model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
+    watch, problems, losses = Watch(model), [], []
     try:
-        first, second = (read_number(call(evaluate_fn, *args), "loss") for _ in range(2))
+        for training in (True, True, False):
+            model.train(training)
+            result, changed = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(),
+                                   CPU, model=model)
+            losses.append(read_number(result, "loss"))
+            problems += [p for p in changed if p not in problems]
     except LearnerError as error:
         return failed(error)
-    in_train_mode = [i for i, (training, _) in enumerate(probe.seen) if training]
-    recording = [i for i, (_, grad) in enumerate(probe.seen) if grad]
-    if in_train_mode:
-        symptoms = [f"The model was in train mode for {len(in_train_mode)} of {len(probe.seen)} batches."]
-        if first != second:
-            symptoms.append(f"The loss changed between two calls ({first:.4f}, then {second:.4f}): "
-                            "Dropout still drops units at random.")
-        if not torch.equal(running_mean, model[1].running_mean):
-            symptoms.append("BatchNorm's running statistics moved: it normalised with each batch's own "
-                            "statistics and learned from the validation data.")
-        return Feedback(False, "validation loss changes between two calls: is dropout still active?",
-                        symptoms + ["Switch the model to evaluation behaviour before the loop: model.eval() "
-                                    "(`model.eval` without the parentheses does nothing)."])
-    if recording:
-        return Feedback(False, f"autograd recorded a graph for {len(recording)} of {len(probe.seen)} batches.",
-                        ["Evaluation never calls backward(), so that graph only costs memory and time.",
-                         "Run the loop inside `with torch.inference_mode():` or `with torch.no_grad():`."])
-    if not close(first, expected):
-        return Feedback(False, f"eval mode is right, but the loss is {first:.4f} where {expected:.4f} was expected.",
-                        ["Average the loss per sample: weight each batch's mean by its size."])
-    return Feedback(True, "eval mode for every batch, no autograd graph, and the same loss on every call.",
-                    [f"Validation loss {first:.4f}, twice."])
+    problems = diagnose(watch, losses) + problems
+    if not problems and not all(close(loss, expected) for loss in losses):
+        problems.append(Problem(f"Your loss was {losses[0]:.4f}; the per-sample mean over the data is "
+                                f"{expected:.4f}.", "Weight each batch's mean loss by its number of samples."))
+    return verdict(problems, "eval mode for every batch, no autograd graph, the same loss on every call, and "
+                             "the model left in the mode it was in.",
+                   [f"Validation loss {losses[0]:.4f}, three times."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

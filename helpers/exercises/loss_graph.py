@@ -10,15 +10,18 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, read_number, require_function,
-    tiny_classifier, toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
+    tiny_classifier, toy_data, verdict,
 )
 
 NOTEBOOK = "06_loss_graph"
 HINTS = [
-    "Print the running total after the loop. Does it say grad_fn=...?",
-    "`total += loss` makes total part of the autograd graph, and the graph of every batch hangs off it.",
-    "Add `loss.detach()` (or `loss.item()`, which also waits for the device) instead of `loss`.",
+    "Print the running total after the loop. Does it say grad_fn=...? What else does your loop keep from one "
+    "batch to the next?",
+    "A tensor that comes out of the forward pass carries its autograd graph with it. Adding it to a running "
+    "total, or keeping it in a list, keeps every batch's graph alive until the epoch ends.",
+    "Keep values, not graphs: add `loss.item()` (or `loss.detach()`) to the total, and keep `logits.detach()` "
+    "if you need the outputs after the loop.",
 ]
 
 
@@ -31,60 +34,62 @@ def _keep(tag: _Tag, grad_outputs):
 
 
 class TrackedLoss(nn.CrossEntropyLoss):
-    """Cross-entropy that counts, at each call, how many earlier batches' graphs are still alive."""
+    """Cross-entropy that counts, at each call, how many earlier batches' graphs are still alive.
+
+    Each batch's graph is tagged twice: at the loss, and at the model's outputs, so that outputs kept with
+    their graph show up even when the loss itself was let go."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.tags: list[weakref.ref] = []
+        self.tags: list[tuple[str, weakref.ref]] = []
         self.most_alive = 0
+        self.most_outputs = 0
 
-    def alive(self) -> int:
-        return sum(tag() is not None for tag in self.tags)
+    def alive(self, kind: str = "loss") -> int:
+        return sum(tag() is not None for k, tag in self.tags if k == kind)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        self.most_alive = max(self.most_alive, self.alive())
+        self.most_alive = max(self.most_alive, self.alive("loss"))
+        self.most_outputs = max(self.most_outputs, self.alive("outputs"))
         loss = super().forward(logits, targets)
-        if loss.grad_fn is not None:
-            tag = _Tag()
-            self.tags.append(weakref.ref(tag))
-            loss.grad_fn.register_prehook(functools.partial(_keep, tag))
+        for kind, tensor in (("loss", loss), ("outputs", logits)):
+            if tensor.grad_fn is not None:
+                tag = _Tag()
+                self.tags.append((kind, weakref.ref(tag)))
+                tensor.grad_fn.register_prehook(functools.partial(_keep, tag))
         return loss
 
 
-def graph_size(tensor: torch.Tensor) -> int:
-    """How many autograd nodes `tensor` keeps alive through its grad_fn."""
-    seen, stack = set(), [tensor.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is not None and node not in seen:
-            seen.add(node)
-            stack.extend(next_node for next_node, _ in node.next_functions)
-    return len(seen)
-
-
-@isolated
+@isolated("train_one_epoch")
 def check(train_fn) -> Feedback:
     """Train one epoch of 6 batches, counting the batch graphs kept alive at each step and afterwards."""
-    require_function(train_fn, "train_one_epoch")
     model, loss_fn = tiny_classifier(), TrackedLoss()
     loader = TensorLoader(*toy_data(24), batch_size=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     try:
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        result = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU)
+        result, problems = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU,
+                                model=model, keeps_mode=False)
         loss = read_number(result, "loss")
     except LearnerError as error:
         return failed(error)
     gc.collect()
     if loss_fn.most_alive > 1:
-        return Feedback(False, f"the graphs of {loss_fn.most_alive} batches were alive at once; they should be "
-                               "freed batch by batch.",
-                        ["The running total holds each batch's loss *with its graph*, so memory grows with every "
-                         "batch until the epoch ends.", "Accumulate loss.detach() (or loss.item())."])
-    if loss_fn.alive() or isinstance(result["loss"], torch.Tensor) and result["loss"].requires_grad:
-        return Feedback(False, "the returned result still holds an autograd graph.",
-                        ["Return plain numbers: a history of results would keep every epoch's graph alive."])
-    return Feedback(True, "each batch's graph is freed before the next batch runs.",
-                    [f"Epoch loss {loss:.4f}, at most one graph alive at any time."])
+        problems.insert(0, Problem(f"The losses of {loss_fn.most_alive} batches were alive at once, each with "
+                                   "the autograd graph of its batch; they should be freed batch by batch.",
+                                   "Something kept each batch's loss tensor, and with it the whole graph that "
+                                   "computed it, so memory grows with every batch until the epoch ends."))
+    elif loss_fn.most_outputs > 1:
+        problems.insert(0, Problem(f"The model outputs of {loss_fn.most_outputs} batches were kept alive at once, "
+                                   "each with the autograd graph of its batch.",
+                                   "Outputs kept for the end of the epoch need only their values; with their "
+                                   "graphs, memory grows with every batch until the epoch ends."))
+    elif loss_fn.alive("loss") or loss_fn.alive("outputs") or any(
+            isinstance(v, torch.Tensor) and v.requires_grad for v in result.values()):
+        problems.insert(0, Problem("The result your function returned still holds an autograd graph.",
+                                   "A history of results would keep every epoch's graph alive: return plain "
+                                   "numbers."))
+    return verdict(problems, "each batch's graph is freed before the next batch runs.",
+                   [f"Epoch loss {loss:.4f}, at most one graph alive at any time."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

@@ -1,5 +1,6 @@
-"""Exercise 7: a resume restores the optimizer too, not only the model."""
+"""Exercise 7: a resume restores the optimizer and the random state too, not only the model."""
 
+import random
 import tempfile
 from pathlib import Path
 
@@ -11,18 +12,22 @@ from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, require_function, tiny_classifier,
-    toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
+    verdict,
 )
 
 NOTEBOOK = "07_resume_optimizer"
 HINTS = [
-    "Print optimizer.state_dict()['state'] right after your resume. Is anything in it?",
-    "Adam keeps a step count and running averages of each gradient and its square. They live in the "
-    "optimizer, not in the model, and the checkpoint saved them under 'optimizer'.",
-    "Load both: model.load_state_dict(state['model']) and optimizer.load_state_dict(state['optimizer']), "
-    "then continue from state['epoch'] + 1.",
+    "Print optimizer.state_dict()['state'] right after your resume, and torch.rand(1) right after a resume "
+    "and right after the save. What else did the checkpoint store besides the model?",
+    "Adam keeps a step count and running averages of each gradient and its square, in the optimizer you are "
+    "given, filed under each parameter. Dropout and shuffling draw from the random generators, whose state "
+    "the checkpoint saved under 'random'.",
+    "Load into the objects you were given: model.load_state_dict(state['model']), "
+    "optimizer.load_state_dict(state['optimizer']), then random.setstate(state['random']['python']) and "
+    "torch.set_rng_state(state['random']['torch']); return state['epoch'] + 1.",
 ]
+EPOCHS_SAVED = 2
 
 
 def same(a, b) -> bool:
@@ -36,42 +41,88 @@ def same(a, b) -> bool:
     return a == b
 
 
-@isolated
-def check(resume_fn) -> Feedback:
-    """Train two epochs with Adam, save a checkpoint, resume into a fresh model and optimizer, compare."""
-    require_function(resume_fn, "resume")
-    model = tiny_classifier()
+def one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """One epoch of helpers' loop over 24 toy samples in 3 unshuffled batches."""
+    train_one_epoch(model, TensorLoader(*toy_data(24), batch_size=8), nn.CrossEntropyLoss(), optimizer,
+                    classification_metrics(), CPU)
+
+
+def new_process() -> tuple[nn.Module, torch.optim.Optimizer]:
+    """What a restarted script holds before its resume: other weights, an Adam with a step of its own, other
+    random states."""
+    model = tiny_classifier(nn.Dropout(0.3), seed=1)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    loader = TensorLoader(*toy_data(24), batch_size=8)
-    for _ in range(2):
-        train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, classification_metrics(), CPU)
-    steps = int(optimizer.state_dict()["state"][0]["step"])
-    fresh = tiny_classifier(seed=1)
-    fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=0.01)
+    nn.functional.cross_entropy(model(torch.ones(2, 4)), torch.zeros(2, dtype=torch.long)).backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    torch.manual_seed(99)
+    random.seed(99)
+    return model, optimizer
+
+
+def optimizer_problems(model: nn.Module, optimizer: torch.optim.Optimizer, saved_steps: int) -> list[Problem]:
+    """What is wrong with the optimizer state after the resume."""
+    if any(not isinstance(key, torch.Tensor) for key in optimizer.state):
+        return [Problem("The optimizer's state is filed under the numbers 0, 1, ... instead of under the model's "
+                        "parameters.",
+                        "Adam looks each parameter's state up by the parameter itself, so its next step finds "
+                        "nothing there and starts from scratch.")]
+    steps = sorted({int(optimizer.state[p]["step"]) if p in optimizer.state else 0 for p in model.parameters()})
+    if steps != [saved_steps]:
+        return [Problem(f"After your resume, the optimizer your function was given holds "
+                        f"{' or '.join(map(str, steps))} step{'' if steps == [1] else 's'} of history; the "
+                        f"checkpoint holds {saved_steps}.",
+                        "Adam's step count and running averages set the size of its next steps: without the "
+                        "saved ones, training goes on differently from the run that never stopped.")]
+    return []
+
+
+def random_problems(saved: dict) -> list[Problem]:
+    """Which global random generators were not put back in their saved state."""
+    lost = [name for name, same_state in (("torch's", torch.equal(torch.get_rng_state(), saved["torch"])),
+                                          ("Python's", random.getstate() == saved["python"])) if not same_state]
+    if not lost:
+        return []
+    return [Problem(f"After your resume, {' and '.join(lost)} random generator{'s are' if len(lost) > 1 else ' is'} "
+                    "not in the state the checkpoint saved.",
+                    "Dropout masks and shuffling from here on differ from the run that never stopped, so the "
+                    "resumed run is not the same run.")]
+
+
+@isolated("resume")
+def check(resume_fn) -> Feedback:
+    """Train two epochs with Adam and Dropout, save, resume into a restarted script's objects, and compare."""
+    model = tiny_classifier(nn.Dropout(0.3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(EPOCHS_SAVED):
+        one_epoch(model, optimizer)
+    saved_steps = int(optimizer.state_dict()["state"][0]["step"])
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.ckpt"
-        save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, history=[])
+        save_checkpoint(path, model=model, optimizer=optimizer, epoch=EPOCHS_SAVED, history=[])
+        saved = torch.load(path, weights_only=True)
+        one_epoch(model, optimizer)  # the run that never stopped
+        fresh, fresh_optimizer = new_process()
         try:
-            next_epoch = call(resume_fn, path, fresh, fresh_optimizer)
+            next_epoch, problems = call(resume_fn, path, fresh, fresh_optimizer, model=fresh, restores_random=True)
         except LearnerError as error:
             return failed(error)
-    if not same(model.state_dict(), fresh.state_dict()):
-        return Feedback(False, "the model's weights after resume are not the saved ones.",
-                        ["Load state['model'] into the model with model.load_state_dict."])
-    if not fresh_optimizer.state_dict()["state"]:
-        return Feedback(False, "the optimizer starts from scratch: its state is empty after resume.",
-                        [f"The saved Adam had taken {steps} steps and kept running averages of every gradient; "
-                         "the resumed one has none, so from here on it trains differently from the run that "
-                         "never stopped.", "Load state['optimizer'] into the optimizer as well."])
-    if not same(optimizer.state_dict(), fresh_optimizer.state_dict()):
-        return Feedback(False, "the optimizer's state after resume differs from the saved one.",
-                        ["Load state['optimizer'] into the optimizer that training continues with."])
-    if next_epoch != 3:
-        return Feedback(False, f"resume returned {next_epoch!r}; the checkpoint holds epoch 2, so training "
-                               "continues with epoch 3.",
-                        ["Return state['epoch'] + 1: returning the saved epoch would train it twice."])
-    return Feedback(True, "the model and the optimizer continue exactly where they stopped.",
-                    [f"Weights, Adam's {steps} steps and its running averages restored; next epoch 3."])
+    if not same(saved["model"], fresh.state_dict()):
+        problems.insert(0, Problem("After your resume, the model's weights are not the ones in the checkpoint.",
+                                   "Training would go on from other weights than the ones saved."))
+    problems += optimizer_problems(fresh, fresh_optimizer, saved_steps) + random_problems(saved["random"])
+    if next_epoch != EPOCHS_SAVED + 1:
+        problems.append(Problem(f"Your function returned {next_epoch!r}; the checkpoint holds epoch {EPOCHS_SAVED}, "
+                                f"so training continues with epoch {EPOCHS_SAVED + 1}.",
+                                "Returning the saved epoch would train it twice."))
+    if not problems:
+        one_epoch(fresh, fresh_optimizer)
+        if not all(torch.allclose(a, b) for a, b in zip(model.parameters(), fresh.parameters())):
+            problems.append(Problem("One more epoch after your resume ends with other weights than the run that "
+                                    "never stopped.", "Something the checkpoint saved was not restored."))
+    return verdict(problems, "the model, the optimizer and the random state continue exactly where they stopped.",
+                   [f"Weights, Adam's {saved_steps} steps and running averages, and the random state restored; "
+                    f"one more epoch matches the run that never stopped."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

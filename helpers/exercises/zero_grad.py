@@ -1,75 +1,125 @@
-"""Exercise 3: gradients are cleared at every step, so each step uses its own batch's gradient."""
+"""Exercise 3: every optimizer step uses its own batch's gradient, and nothing left over from before."""
 
-import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..data import TensorLoader
-from ..loop import train_one_epoch
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, require_function, tiny_classifier,
-    toy_data,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
+    verdict, Watch,
 )
 
 NOTEBOOK = "03_zero_grad"
 HINTS = [
-    "Print the gradient norm before each optimizer.step(). Does it stay about the same, or grow?",
-    "loss.backward() adds the new gradient to whatever .grad already holds. Nothing empties it for you.",
-    "Call optimizer.zero_grad() once per batch, before loss.backward().",
+    "Print the gradient norm just before each optimizer step. Does it stay about the same from batch to "
+    "batch, or grow? What did .grad hold before the first batch?",
+    "loss.backward() adds the new gradient to whatever .grad already holds, and nothing empties it for you: "
+    "not the optimizer's step, not the end of the previous epoch.",
+    "Call optimizer.zero_grad() at the start of every batch, before loss.backward().",
 ]
+BATCHES = 3
 
 
-def record_gradient_norms(optimizer: torch.optim.Optimizer) -> list[float]:
-    """A list that fills with the gradient norm seen at each optimizer.step()."""
-    norms: list[float] = []
+@dataclass
+class Step:
+    """One optimizer step: the gradient it used and the gradient of the batch it followed."""
+
+    used: torch.Tensor
+    own: torch.Tensor
+
+
+class LastBatch:
+    """A loader that remembers the batch it yielded last."""
+
+    def __init__(self, loader: TensorLoader) -> None:
+        self.inner, self.dataset, self.batch = loader, loader.dataset, None
+
+    def __iter__(self):
+        for batch in self.inner:
+            self.batch = batch
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def flat(tensors) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: LastBatch) -> list[Step]:
+    """A list that fills, at every optimizer.step(), with the gradient used and the batch's own gradient."""
+    steps: list[Step] = []
+    params = list(model.parameters())
 
     def before_step(opt, args, kwargs) -> None:
-        grads = [p.grad.flatten() for group in opt.param_groups for p in group["params"] if p.grad is not None]
-        norms.append(torch.cat(grads).norm().item() if grads else 0.0)
+        used = flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in params)
+        inputs, targets = loader.batch
+        with torch.enable_grad():
+            loss = nn.functional.cross_entropy(torch.func.functional_call(model, dict(model.named_parameters()),
+                                                                          (inputs,)), targets)
+            own = flat(torch.autograd.grad(loss, params))
+        steps.append(Step(used.clone(), own))
 
     optimizer.register_step_pre_hook(before_step)
-    return norms
+    return steps
 
 
-def run(train_fn, model: nn.Module) -> list[float]:
-    """One epoch of `train_fn` over 3 batches with plain SGD; the gradient norm at each step."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    norms = record_gradient_norms(optimizer)
-    call(train_fn, model, TensorLoader(*toy_data(12, spread=False), batch_size=4), nn.CrossEntropyLoss(), optimizer,
-         classification_metrics(), CPU)
-    return norms
+def norms(vectors: list[torch.Tensor]) -> str:
+    return ", ".join(f"{v.norm().item():.4f}" for v in vectors)
 
 
-@isolated
+def diagnose(steps: list[Step], stale: torch.Tensor) -> list[Problem]:
+    """Which steps used a gradient other than their own batch's, and what it held instead."""
+    if not steps:
+        return [Problem(f"The optimizer took no step in an epoch of {BATCHES} batches, so nothing was learned.",
+                        "Every batch should end with a step that uses its gradient.")]
+    found = []
+    same = [torch.allclose(s.used, s.own, rtol=1e-4, atol=1e-6) for s in steps]
+    if all(s.used.abs().max() == 0 for s in steps):
+        return [Problem(f"All {len(steps)} optimizer steps saw a gradient of zero, so the parameters never moved.",
+                        "The gradients were emptied after backward() had filled them and before the step "
+                        "could use them.")]
+    piled = [i + 1 for i in range(1, len(steps)) if not same[i]]
+    if piled:
+        found.append(Problem(f"The gradient grew from step to step: norms {norms([s.used for s in steps])}, "
+                             f"where each batch's own gradient has norms {norms([s.own for s in steps])}.",
+                             "From the second step on, each step also carried the gradients of the batches "
+                             "before it."))
+    if not same[0]:
+        leftover = torch.allclose(steps[0].used, steps[0].own + stale, rtol=1e-4, atol=1e-6)
+        found.append(Problem("The first step used the first batch's gradient plus the gradient .grad already held "
+                             "when your function was called." if leftover else
+                             "The first step used a gradient other than the first batch's.",
+                             "Gradients left from earlier work (a sanity check, the previous epoch) must not "
+                             "move this epoch's first step."))
+    if len(steps) != BATCHES:
+        found.append(Problem(f"The optimizer took {len(steps)} steps in an epoch of {BATCHES} batches.",
+                             "Take exactly one step per batch."))
+    return found
+
+
+@isolated("train_one_epoch")
 def check(train_fn) -> Feedback:
-    """Train one epoch with `train_fn` and with helpers' loop from the same start; compare the steps."""
-    require_function(train_fn, "train_one_epoch")
+    """Train one epoch of 3 batches from a model whose .grad still holds an earlier gradient."""
     model = tiny_classifier()
-    reference = copy.deepcopy(model)
+    x, y = toy_data(12, spread=False)
+    nn.functional.cross_entropy(model(x * 3), (y + 1) % 3).backward()  # gradients left by earlier work
+    stale = flat(p.grad for p in model.parameters()).clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = LastBatch(TensorLoader(x, y, batch_size=4))
+    steps, watch = record_steps(model, optimizer, loader), Watch(model)
     try:
-        norms = run(train_fn, model)
+        _, problems = call(train_fn, model, loader, nn.CrossEntropyLoss(), optimizer, classification_metrics(),
+                           CPU, model=model, keeps_mode=False)
     except LearnerError as error:
         return failed(error)
-    expected = run(train_one_epoch, reference)
-    same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(model.parameters(), reference.parameters()))
-    if same and len(norms) == len(expected):
-        return Feedback(True, "every step used its own batch's gradient.",
-                        ["Gradient norm at each step: " + ", ".join(f"{v:.4f}" for v in norms)])
-    shown = ", ".join(f"{v:.4f}" for v in norms) or "no step at all"
-    details = [f"Gradient norm at each optimizer.step(): yours {shown}; "
-               f"a correct loop {', '.join(f'{v:.4f}' for v in expected)}."]
-    if norms and all(v == 0.0 for v in norms):
-        return Feedback(False, "the parameters never moved: every step saw a zero gradient.",
-                        details + ["The gradients were cleared after backward() and before step(): clear them "
-                                   "before backward() instead."])
-    if len(norms) > 1 and norms[0] == expected[0] and norms[-1] > expected[-1] * 1.5:
-        return Feedback(False, "the gradient grows from step to step: gradients pile up.",
-                        details + ["backward() adds to .grad, so from the second step on each step also "
-                                   "carries the earlier batches' gradients. Call optimizer.zero_grad() every step."])
-    return Feedback(False, "after one epoch the parameters differ from a correct loop's.",
-                    details + ["Each step should be: zero_grad(), forward, loss, backward(), step()."])
+    problems = [p for p in [watch.copied()] if p] + diagnose(steps, stale) + problems
+    return verdict(problems, "every step used its own batch's gradient and nothing else.",
+                   [f"Gradient norm at each step: {norms([s.used for s in steps])}."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

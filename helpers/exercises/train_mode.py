@@ -1,0 +1,74 @@
+"""Exercise 8: after each evaluation, training goes back to train mode."""
+
+import torch
+from torch import nn
+
+from ..data import TensorLoader
+from ._common import (
+    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
+    verdict, Watch,
+)
+
+NOTEBOOK = "08_train_mode"
+HINTS = [
+    "Print model.training at the start of every epoch. Is it the same in epoch 2 as in epoch 1?",
+    "A module stays in the mode it was last switched to. Validation switches the model to eval mode, and "
+    "nothing in your loop switches it back before the next epoch trains.",
+    "Call model.train() at the start of every epoch, inside the epoch loop (or switch back right after "
+    "validation, or validate with helpers.evaluate, which restores the mode).",
+]
+EPOCHS = 3
+
+
+def epochs_text(epochs: list[int]) -> str:
+    """'epoch 2' or 'epochs 2 and 3' or 'epochs 2, 3 and 4'."""
+    if len(epochs) == 1:
+        return f"epoch {epochs[0]}"
+    return f"epochs {', '.join(map(str, epochs[:-1]))} and {epochs[-1]}"
+
+
+def diagnose(watch: Watch) -> list[Problem]:
+    """What the Dropout layer saw in the training and the validation batches of every epoch."""
+    found = [problem for problem in [watch.copied()] if problem]
+    train, val = watch.passes("Dropout", phase="train"), watch.passes("Dropout", phase="val")
+    off = [s for s in train if not s.training]
+    if off:
+        epochs = sorted({s.epoch for s in off})
+        found.append(Problem(f"Dropout was off in {len(off)} of {len(train)} training batches, all in "
+                             f"{epochs_text(epochs)}: from then on, the model trained in eval mode.",
+                             "The model trains without the regularisation it was built with, and nothing "
+                             "in the numbers says so."))
+    on = [s for s in val if s.training]
+    if on:
+        found.append(Problem(f"Dropout was on in {len(on)} of {len(val)} validation batches.",
+                             "Validation should score the whole model, every unit counting."))
+    recording = [s for s in watch.passes(phase="val") if s.grad]
+    if recording:
+        found.append(Problem(f"Autograd recorded a graph for {len(recording)} validation batches.",
+                             "Validation never calls backward(), so the graphs only cost memory and time."))
+    return found
+
+
+@isolated("fit")
+def check(fit_fn) -> Feedback:
+    """Fit a model with Dropout for 3 epochs of 3 training and 2 validation batches, watching every pass."""
+    model = tiny_classifier(nn.Dropout(0.5))
+    watch = Watch(model)
+    train = watch.loader(TensorLoader(*toy_data(12), batch_size=4), "train")
+    val = watch.loader(TensorLoader(*toy_data(8, seed=1), batch_size=4), "val")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    try:
+        history, problems = call(fit_fn, model, train, val, nn.CrossEntropyLoss(), optimizer, EPOCHS, model=model,
+                                 keeps_mode=False)
+    except LearnerError as error:
+        return failed(error)
+    problems = diagnose(watch) + problems
+    if not isinstance(history, list) or len(history) != EPOCHS:
+        problems.append(Problem(f"Your function returned {history!r:.60}, not a list of {EPOCHS} records, one "
+                                "per epoch.", "fit returns one dict of results per epoch."))
+    return verdict(problems, "every training batch ran in train mode, every validation batch in eval mode.",
+                   [f"{len(watch.passes(phase='train'))} training and {len(watch.passes(phase='val'))} validation "
+                    f"batches over {EPOCHS} epochs."])
+
+
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)
