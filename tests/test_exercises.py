@@ -273,6 +273,9 @@ RESET_WRONG = {
     "reset every batch": (evaluate_source(before="model.eval()", in_loop="metrics.reset()"),
                           "The metric was emptied 2 times during the loop, so compute() saw only the last batch's "
                           "2 predictions"),
+    "reset at the end of every batch": (evaluate_source(update="metrics.update(logits, y); metrics.reset()"),
+                                        "The metric was emptied after the last batch (and 2 times during the loop) "
+                                        "and before compute()"),
     "reset before compute": (evaluate_source(after="metrics.reset()"),
                              "The metric was emptied after the last batch and before compute()"),
     "update once, after the loop": (evaluate_source(update="", after="metrics.update(logits, y)"),
