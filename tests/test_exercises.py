@@ -190,7 +190,7 @@ EVAL_MODE_WRONG = {
     "model.eval without the call": (evaluate_source(before="model.eval\n    metrics.reset()"),
                                     "Dropout was switching units off"),
     "eval mode but autograd records": (evaluate_source(decorator=""),
-                                       "Autograd recorded a graph for 12 of 12 batches"),
+                                       "Autograd recorded a graph for 8 of 12 batches"),
     "train mode back inside the loop": (evaluate_source(in_loop="model.train()"),
                                         "Dropout was switching units off at random in 12 of 12 batches"),
     "only Dropout switched off": (evaluate_source(before="model[2].eval()\n    metrics.reset()"),
@@ -208,6 +208,10 @@ EVAL_MODE_WRONG = {
                          "12 of 12 batches went through a copy of the model"),
     "mean of batch means": (evaluate_source(accumulate="means.append(loss.item())", loss="sum(means) / len(means)"),
                             "Your loss was"),
+    "grad switched on at the end": (evaluate_source(decorator="", before="torch.set_grad_enabled(False)\n"
+                                                                          "    model.eval()\n    metrics.reset()",
+                                                    after="model.train(was_training)\n    torch.set_grad_enabled(True)"),
+                                    "autograd was switched on; it was off when your function was called"),
 }
 EVAL_MODE_RIGHT = {
     "inference_mode": evaluate_source(),
@@ -227,6 +231,12 @@ LOSS_WRONG = {
     "divided by the dataset's length": (evaluate_source(loss="total / len(loader.dataset)"),
                                         "with drop_last=True the loader yielded only 8 of them"),
     "a NaN loss": (evaluate_source(loss="float('nan')"), "your loss is nan"),
+    "loader batch size as the count": (evaluate_source(accumulate="total += loss.item() * len(y); n += loader.batch_size"),
+                                       "You counted loader.batch_size samples for every batch"),
+    "the caller's loss switched to a sum": (evaluate_source(before="model.eval()\n    metrics.reset()\n"
+                                                                   "    loss_fn.reduction = 'sum'",
+                                                            accumulate="total += loss.item(); n += len(y)"),
+                                            "Your function changed the loss function's reduction to 'sum'"),
     "grad switched off for good": (evaluate_source(decorator="", before="torch.set_grad_enabled(False)\n"
                                                                         "    model.eval()\n    metrics.reset()"),
                                    "autograd was still switched off"),
@@ -271,11 +281,10 @@ RESET_WRONG = {
     "reset after compute": (reset_after_compute(evaluate_source(before="model.eval()")),
                             "counted the 4 predictions it held before"),
     "reset every batch": (evaluate_source(before="model.eval()", in_loop="metrics.reset()"),
-                          "The metric was emptied 2 times during the loop, so compute() saw only the last batch's "
-                          "2 predictions"),
+                          "The metric was emptied during the loop, so compute() saw only the last 2 of the 10 "
+                          "predictions"),
     "reset at the end of every batch": (evaluate_source(update="metrics.update(logits, y); metrics.reset()"),
-                                        "The metric was emptied after the last batch (and 2 times during the loop) "
-                                        "and before compute()"),
+                                        "The metric was emptied after the last batch and before compute()"),
     "reset before compute": (evaluate_source(after="metrics.reset()"),
                              "The metric was emptied after the last batch and before compute()"),
     "update once, after the loop": (evaluate_source(update="", after="metrics.update(logits, y)"),
@@ -283,9 +292,13 @@ RESET_WRONG = {
     "batch accuracies averaged": (PER_BATCH_ACCURACY, "the mean of the batches' accuracies (1, 1, 0)"),
     "a metric of its own": (evaluate_source(before="metrics = metrics.clone()\n    metrics.reset()"),
                             "never updated the metric it was given"),
+    "every batch counted twice": (evaluate_source(update="metrics.update(logits, y); metrics(logits, y)"),
+                                  "The metric counted 20 predictions for 10 samples"),
 }
 RESET_RIGHT = {
     "reset first": evaluate_source(),
+    "each metric of the collection reset": evaluate_source(before="model.eval()\n"
+                                                                  "    for metric in metrics.values(): metric.reset()"),
     "reset first, and again after compute": reset_after_compute(evaluate_source()),
     "helpers.evaluate": None,
 }
@@ -335,6 +348,11 @@ ZERO_WRONG = {
     "trains a copy": (train_source(before="model = copy.deepcopy(model)\n"
                                           "    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)"),
                       "3 of 3 batches went through a copy of the model"),
+    "backward of the summed loss": (train_source(start="optimizer.zero_grad(); loss_fn.reduction = 'mean'")
+                                    .replace("loss.backward()", "(loss * len(y)).backward()"),
+                                    "The steps used gradients other than their batches' own"),
+    "returns nothing": (train_source().replace("    return {", "    return\n    {"),
+                        "Your function should return a dict with a 'loss' entry"),
 }
 ZERO_RIGHT = {
     "first thing in the step": train_source(),
@@ -356,6 +374,9 @@ GRAPH_WRONG = {
                                                       accumulate="total += loss.detach() * len(y)",
                                                       loss="total / n + 0 * loss"),
                                          "The result your function returned still holds an autograd graph"),
+    "detached but not weighted": (train_source(before="total = torch.zeros(())", accumulate="total += loss.detach()",
+                                               loss="total.item() / n"),
+                                  "The loss your function returned is"),
 }
 GRAPH_RIGHT = {
     "detach": train_source(before="total = torch.zeros(())", accumulate="total += loss.detach() * len(y)",
@@ -447,6 +468,10 @@ RESUME_WRONG = {
                                        "the model's parameters"),
     "parameters replaced (assign=True)": (RESUME_HEAD + MODEL.replace('])', '], assign=True)') + OPTIMIZER + RANDOM + NEXT,
                                           "Your function replaced the model's parameters with new tensors"),
+    "only the optimizer's per-parameter state": (RESUME_HEAD + MODEL + RANDOM + (
+        '    current = optimizer.state_dict()\n    current["state"] = state["optimizer"]["state"]\n'
+        '    optimizer.load_state_dict(current)\n') + NEXT,
+        "the optimizer your function was given has learning rate 0.02; the checkpoint saved 0.01"),
     "random state ignored": (RESUME_HEAD + MODEL + OPTIMIZER + NEXT,
                              "torch's and Python's random generators are not in the state the checkpoint saved"),
     "only torch's random state": (RESUME_HEAD + MODEL + OPTIMIZER + RANDOM.split("\n")[1] + "\n" + NEXT,
@@ -511,6 +536,11 @@ TRAIN_MODE_WRONG = {
                                   "Autograd recorded a graph for 6 validation batches"),
     "validates a copy": (fit_source(evaluation="val_model = copy.deepcopy(model).eval()", val_model="val_model"),
                          "6 of 15 batches went through a copy of the model"),
+    "never validates": (fit_source().replace("for inputs, targets in val_loader:", "for inputs, targets in []:")
+                        .replace("val_total / val_count", "0.0"),
+                        "Your fit never went through the validation data in 3 epochs"),
+    "validates on the training data": (fit_source().replace("in val_loader:", "in train_loader:"),
+                                       "Your fit went through the training data 6 times in 3 epochs"),
 }
 TRAIN_MODE_RIGHT = {
     "train() every epoch": fit_source(),
@@ -544,6 +574,9 @@ SCHEDULER_WRONG = {
     "stepped before the epoch's optimizer steps": (scheduler_source(epoch_start="scheduler.step()", epoch_end=""),
                                                    "The learning rate per epoch was 0.1, 0.05, 0.05, 0.025"),
     "never stepped": (scheduler_source(epoch_end=""), "The scheduler was stepped 0 times in 4 epochs"),
+    "a scheduler of its own": (scheduler_source(epoch_start="if epoch == 0: import torch; scheduler = "
+                                                            "torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)"),
+                               "the scheduler your function was given was never stepped"),
 }
 SCHEDULER_RIGHT = {
     "once per epoch": scheduler_source(),
@@ -554,12 +587,14 @@ CAPSTONE_FIT = exercise_function(ROOT / "solutions" / "10_capstone.ipynb", "fit"
 CAPSTONE_SOURCE = "".join(next(c["source"] for c in cells(ROOT / "solutions" / "10_capstone.ipynb")
                                if c["cell_type"] == "code" and "exercise" in tags(c)))
 NO_TRAIN_MODE = ("        model.train()  # validation left the model in eval mode\n", "")
-BATCH_MEANS = ("total += loss.item() * len(targets)", "total += loss.item(); count += 1")
+BATCH_MEANS = ("total += loss.item() * len(targets)  # weight by batch size: the last batch is short\n"
+               "            count += len(targets)", "total += loss.item()\n            count += 1")
 SHARED_METRIC = ("val_metric = metric.clone()", "val_metric = metric")
 NO_VAL_RESET = ("        val_metric.reset()\n", "")
 
 
 def capstone_source(*changes: tuple[str, str]) -> str:
+    """The capstone's solution with each (old, new) change made: bugs put back, or other ways to fix them."""
     source = CAPSTONE_SOURCE
     for old, new in changes:
         assert old in source
@@ -569,11 +604,18 @@ def capstone_source(*changes: tuple[str, str]) -> str:
 
 CAPSTONE_WRONG = {
     "only train mode fixed": (capstone_source(BATCH_MEANS, SHARED_METRIC, NO_VAL_RESET),
-                              "2 of the 3 bugs remain. Epoch 1's training loss is"),
+                              "2 of the 3 bugs remain. Epoch 1's loss is"),
     "train mode and loss fixed": (capstone_source(SHARED_METRIC, NO_VAL_RESET),
                                   "1 of the 3 bugs remains. Epoch 1's val_accuracy is"),
     "only the metric fixed": (capstone_source(NO_TRAIN_MODE, BATCH_MEANS),
                               "2 of the 3 bugs remain. From epoch 2 on, Dropout was off in 6 training batches"),
+    "train mode 'fixed' by never evaluating in eval mode": (capstone_source(("        model.eval()\n", "")),
+                                                           "The 3 bugs are fixed, but something else is wrong. "
+                                                           "Dropout was on in 6 validation batches"),
+    "validation loss averaged per batch": (capstone_source(("val_total += loss_fn(logits, targets).item() * len(targets)",
+                                                            "val_total += loss_fn(logits, targets).item()"),
+                                                           ("val_count += len(targets)", "val_count += 1")),
+                                           "1 of the 3 bugs remains. Epoch 1's val_loss is"),
 }
 CAPSTONE_RIGHT = {
     "a metric of its own": capstone_source(),

@@ -115,6 +115,11 @@ def changes(before: Globals, after: Globals, *, restores_random: bool = False, k
         found.append(Problem("After your function returned, autograd was still switched off.",
                              "Every training step after it would compute no gradients and learn nothing: "
                              "switch autograd off only for the code inside your function."))
+    if not before.grad and after.grad:
+        found.append(Problem("After your function returned, autograd was switched on; it was off when your function "
+                             "was called.",
+                             "Put back the grad mode you found (a `with` block does), so a caller inside "
+                             "torch.no_grad() stays there."))
     if not restores_random:
         if before.python != after.python:
             found.append(Problem("Your function changed the state of Python's global `random` module.",
@@ -192,6 +197,52 @@ def toy_data(n: int, seed: int = 0, spread: bool = True) -> tuple[torch.Tensor, 
     generator = torch.Generator().manual_seed(seed)
     scale = torch.linspace(0.5, 4.0, n).unsqueeze(1) if spread else 1.0
     return torch.randn(n, 4, generator=generator) * scale, torch.randint(0, 3, (n,), generator=generator)
+
+
+@dataclass
+class Batch:
+    """One call of a RecordingLoss: the phase and epoch, the batch's mean loss, its size, its correct predictions."""
+
+    phase: str
+    epoch: int
+    loss: float
+    size: int
+    correct: int
+
+
+class RecordingLoss(nn.CrossEntropyLoss):
+    """Cross-entropy that records every batch it scores, tagged with the phase and epoch of an optional Watch."""
+
+    def __init__(self, watch: "Watch | None" = None) -> None:
+        super().__init__()
+        self.watch, self.batches = watch, []
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        loss = super().forward(logits, targets)
+        phase, epoch = (self.watch.phase, self.watch.epoch) if self.watch else ("", 0)
+        self.batches.append(Batch(phase, epoch, loss.item(), len(targets), int((logits.argmax(1) == targets).sum())))
+        return loss
+
+    def recount(self, phase: str = "", epoch: int = 0) -> tuple[float, float, float]:
+        """The per-sample mean loss, the mean of batch means, and the accuracy of the batches of one phase/epoch."""
+        seen = [b for b in self.batches if b.phase == phase and b.epoch == epoch]
+        if not seen:
+            raise LearnerError(f"Your function computed no loss{f' in the {phase} phase' if phase else ''}"
+                               f"{f' of epoch {epoch}' if epoch else ''} with the loss function it was given.")
+        samples = sum(b.size for b in seen)
+        return (sum(b.loss * b.size for b in seen) / samples, sum(b.loss for b in seen) / len(seen),
+                sum(b.correct for b in seen) / samples)
+
+
+def loss_problem(got: float, recount: tuple[float, float, float], what: str = "The loss your function returned") \
+        -> Problem | None:
+    """A problem when a returned loss is not the per-sample mean of the batches the loss function scored."""
+    mean, batch_mean, _ = recount
+    if close(got, mean):
+        return None
+    how = " (the mean of the batch means)" if close(got, batch_mean) else ""
+    return Problem(f"{what} is {got:.4f}{how}; the mean over the samples it scored is {mean:.4f}.",
+                   "Weight each batch's mean loss by its number of samples: the last batch is shorter.")
 
 
 @dataclass

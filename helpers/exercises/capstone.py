@@ -1,15 +1,13 @@
 """Exercise 10: a whole training run with three bugs that hide behind each other."""
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import Accuracy
 from ._common import (
-    call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    tiny_classifier, toy_data, Watch,
+    call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
+    RecordingLoss, tiny_classifier, toy_data, Watch,
 )
 
 NOTEBOOK = "10_capstone"
@@ -26,40 +24,7 @@ HINTS = [
 EPOCHS = 3
 
 
-@dataclass
-class Batch:
-    """One call of the loss function: which phase and epoch, its mean loss, size, and correct predictions."""
-
-    phase: str
-    epoch: int
-    loss: float
-    size: int
-    correct: int
-
-
-class RecordingLoss(nn.CrossEntropyLoss):
-    """Cross-entropy that records every batch it scores, tagged with the watched phase and epoch."""
-
-    def __init__(self, watch: Watch) -> None:
-        super().__init__()
-        self.watch, self.batches = watch, []
-
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        loss = super().forward(logits, targets)
-        self.batches.append(Batch(self.watch.phase, self.watch.epoch, loss.item(), len(targets),
-                                  int((logits.argmax(1) == targets).sum())))
-        return loss
-
-
-def epoch_values(batches: list[Batch], phase: str, epoch: int) -> tuple[float, float, float]:
-    """The per-sample mean loss, the mean of batch means, and the accuracy of one phase of one epoch."""
-    seen = [b for b in batches if b.phase == phase and b.epoch == epoch]
-    samples = sum(b.size for b in seen)
-    return (sum(b.loss * b.size for b in seen) / samples, sum(b.loss for b in seen) / len(seen),
-            sum(b.correct for b in seen) / samples)
-
-
-def train_mode_bug(watch: Watch, history, batches) -> Problem | None:
+def train_mode_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
     off = [s for s in watch.passes("Dropout", phase="train") if not s.training]
     if not off:
         return None
@@ -68,21 +33,19 @@ def train_mode_bug(watch: Watch, history, batches) -> Problem | None:
                    "in eval mode.", "Look at what the model's mode is when each epoch starts.")
 
 
-def loss_bug(watch: Watch, history, batches) -> Problem | None:
+def loss_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
     for epoch, record in enumerate(history, 1):
-        mean, batch_mean, _ = epoch_values(batches, "train", epoch)
-        got = read_number(record, "loss")
-        if not close(got, mean):
-            how = " (the mean of the batch means)" if close(got, batch_mean) else ""
-            return Problem(f"Epoch {epoch}'s training loss is {got:.4f}{how}; the mean over its samples is "
-                           f"{mean:.4f}.", "The last training batch is shorter than the others.")
+        for phase, key in (("train", "loss"), ("val", "val_loss")):
+            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
+            if problem:
+                return problem
     return None
 
 
-def metric_bug(watch: Watch, history, batches) -> Problem | None:
+def metric_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
     for epoch, record in enumerate(history, 1):
         for phase, key in (("val", "val_accuracy"), ("train", "accuracy")):
-            expected, got = epoch_values(batches, phase, epoch)[2], read_number(record, key)
+            expected, got = loss_fn.recount(phase, epoch)[2], read_number(record, key)
             if not close(got, expected):
                 which = "validation" if phase == "val" else "training"
                 return Problem(f"Epoch {epoch}'s {key} is {got:.4f}, but the {which} predictions of that epoch "
@@ -91,8 +54,22 @@ def metric_bug(watch: Watch, history, batches) -> Problem | None:
     return None
 
 
+def validation_problems(watch: Watch) -> list[Problem]:
+    """Validation must run in eval mode without autograd: not one of the three bugs, but not a fix either."""
+    found = []
+    on = [s for s in watch.passes("Dropout", phase="val") if s.training]
+    if on:
+        found.append(Problem(f"Dropout was on in {len(on)} validation batches.",
+                             "Validation scores the whole model, every unit counting: it runs in eval mode."))
+    recording = [s for s in watch.passes(phase="val") if s.grad]
+    if recording:
+        found.append(Problem(f"Autograd recorded a graph for {len(recording)} validation batches.",
+                             "Validation never calls backward(), so the graphs only cost memory and time."))
+    return found
+
+
 BUGS = [("the model trains in train mode every epoch", train_mode_bug),
-        ("the training loss is the mean over samples", loss_bug),
+        ("each loss is the mean over samples", loss_bug),
         ("each phase's accuracy counts that phase's predictions only", metric_bug)]
 
 
@@ -111,12 +88,12 @@ def check(fit_fn) -> Feedback:
         if not isinstance(history, list) or len(history) != EPOCHS:
             raise LearnerError(f"Your function should return a list of {EPOCHS} dicts, one per epoch, got "
                                f"{history!r:.60}.")
-        found = [(name, bug(watch, history, loss_fn.batches)) for name, bug in BUGS]
+        found = [(name, bug(watch, history, loss_fn)) for name, bug in BUGS]
     except LearnerError as error:
         return failed(error)
     remaining = [problem for _, problem in found if problem]
     fixed = [name for name, problem in found if not problem]
-    others = [p for p in [watch.copied()] if p] + changed
+    others = [p for p in [watch.copied()] if p] + validation_problems(watch) + changed
     if not remaining and not others:
         return Feedback(True, "all three bugs are fixed.", ["Every number fit reports matches a recount: "
                                                             + "; ".join(fixed) + "."])
@@ -124,7 +101,8 @@ def check(fit_fn) -> Feedback:
     details = [first.why, *(f"Also: {p.symptom} {p.why}" for p in others)]
     if fixed:
         details.append("Fixed so far: " + "; ".join(fixed) + ".")
-    remain = f"{len(remaining)} of the 3 bugs remain{'s' if len(remaining) == 1 else ''}."
+    remain = (f"{len(remaining)} of the 3 bugs remain{'s' if len(remaining) == 1 else ''}." if remaining else
+              "The 3 bugs are fixed, but something else is wrong.")
     return Feedback(False, f"{remain} {first.symptom}", details)
 
 

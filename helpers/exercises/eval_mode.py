@@ -2,6 +2,7 @@
 
 import copy
 
+import torch
 from torch import nn
 
 from ..data import TensorLoader
@@ -52,16 +53,17 @@ def diagnose(watch: Watch, losses: list[float]) -> list[Problem]:
 
 @isolated("evaluate")
 def check(evaluate_fn) -> Feedback:
-    """Call `evaluate_fn` twice on a train-mode model with BatchNorm and Dropout, then once in eval mode."""
+    """Call `evaluate_fn` twice on a train-mode model with BatchNorm and Dropout, then in eval mode under no_grad."""
     model = tiny_classifier(nn.BatchNorm1d(16), nn.Dropout(0.5))
     loader = TensorLoader(*toy_data(20), batch_size=6)
     expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)["loss"]
     watch, problems, losses = Watch(model), [], []
     try:
-        for training in (True, True, False):
+        for training in (True, True, False):  # the last call comes from an eval-mode caller inside no_grad
             model.train(training)
-            result, changed = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(),
-                                   CPU, model=model)
+            with torch.set_grad_enabled(training):
+                result, changed = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(),
+                                       CPU, model=model)
             losses.append(read_number(result, "loss"))
             problems += [p for p in changed if p not in problems]
     except LearnerError as error:

@@ -40,6 +40,8 @@ def wrong_averages(means: list[float], sizes: list[int], n: int, batch_size: int
         "as a weight first.": sum(means) / seen,
         "You weighted every batch by the loader's batch_size, which the short last batch does not have.":
             sum(m * batch_size for m in means) / seen,
+        "You counted loader.batch_size samples for every batch, but the short last batch holds fewer: count "
+        "the samples each batch really has.": weighted / (len(sizes) * batch_size),
     }
     if seen < n:
         wrong[f"You divided by all {n} samples of the dataset, but with drop_last=True the loader yielded only "
@@ -58,13 +60,16 @@ def check(evaluate_fn) -> Feedback:
             means = [nn.functional.cross_entropy(model(xb), yb).item()
                      for xb, yb in zip(x.split(batch_size), y.split(batch_size))][:len(sizes)]
         expected = sum(m * s for m, s in zip(means, sizes)) / sum(sizes)
-        loader = TensorLoader(x, y, batch_size=batch_size, drop_last=drop_last)
+        loader, loss_fn = TensorLoader(x, y, batch_size=batch_size, drop_last=drop_last), nn.CrossEntropyLoss()
         try:
-            result, problems = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(),
-                                    CPU, model=model)
+            result, problems = call(evaluate_fn, model, loader, loss_fn, classification_metrics(), CPU, model=model)
             got = read_number(result, "loss")
         except LearnerError as error:
             return failed(error)
+        if loss_fn.reduction != "mean":
+            problems.append(Problem(f"Your function changed the loss function's reduction to {loss_fn.reduction!r}.",
+                                    "The caller trains with that same loss function: a function that evaluates "
+                                    "must leave it as it was."))
         if not close(got, expected):
             shown = ", ".join(map(str, sizes)) + (f" (drop_last=True left out the last {n - sum(sizes)})"
                                                    if drop_last else "")

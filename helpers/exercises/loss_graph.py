@@ -5,13 +5,12 @@ import gc
 import weakref
 
 import torch
-from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    tiny_classifier, toy_data, verdict,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
+    RecordingLoss, tiny_classifier, toy_data, verdict,
 )
 
 NOTEBOOK = "06_loss_graph"
@@ -33,7 +32,7 @@ def _keep(tag: _Tag, grad_outputs):
     return None
 
 
-class TrackedLoss(nn.CrossEntropyLoss):
+class TrackedLoss(RecordingLoss):
     """Cross-entropy that counts, at each call, how many earlier batches' graphs are still alive.
 
     Each batch's graph is tagged twice: at the loss, and at the model's outputs, so that outputs kept with
@@ -62,14 +61,15 @@ class TrackedLoss(nn.CrossEntropyLoss):
 
 @isolated("train_one_epoch")
 def check(train_fn) -> Feedback:
-    """Train one epoch of 6 batches, counting the batch graphs kept alive at each step and afterwards."""
+    """Train one epoch of 6 uneven batches, counting the batch graphs kept alive at each step and afterwards."""
     model, loss_fn = tiny_classifier(), TrackedLoss()
-    loader = TensorLoader(*toy_data(24), batch_size=4)
+    loader = TensorLoader(*toy_data(22), batch_size=4)  # 5 batches of 4, then 2
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     try:
         result, problems = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU,
                                 model=model, keeps_mode=False)
         loss = read_number(result, "loss")
+        wrong_loss = loss_problem(loss, loss_fn.recount())
     except LearnerError as error:
         return failed(error)
     gc.collect()
@@ -88,6 +88,7 @@ def check(train_fn) -> Feedback:
         problems.insert(0, Problem("The result your function returned still holds an autograd graph.",
                                    "A history of results would keep every epoch's graph alive: return plain "
                                    "numbers."))
+    problems += [p for p in [wrong_loss] if p]
     return verdict(problems, "each batch's graph is freed before the next batch runs.",
                    [f"Epoch loss {loss:.4f}, at most one graph alive at any time."])
 

@@ -39,7 +39,7 @@ def argmax_model() -> nn.Module:
 
 
 class Counting:
-    """A loader that tells the metric spy how many batches have been drawn."""
+    """A loader that notes in the metric spy's record every batch it yields, with its size."""
 
     def __init__(self, loader: TensorLoader, events: list) -> None:
         self.inner, self.dataset, self.events = loader, loader.dataset, events
@@ -54,60 +54,64 @@ class Counting:
 
 
 class Spied(MetricCollection):
-    """The course's metrics, recording every reset, update, forward and compute as (event, batch size).
+    """The course's metrics, recording every update, forward and compute with the number of predictions held.
 
-    A clone (a deep copy) records into its own list, so work done on a copy never counts as done on this one."""
+    What is recorded is the metric's own state, so it does not matter how the learner empties it; a clone
+    (a deep copy) records into a list of its own, so work done on a copy never counts as done on this one."""
 
     def __init__(self, events: list) -> None:
         super().__init__({"accuracy": Accuracy()})
         self.events = events
 
-    def reset(self) -> None:
-        self.events.append(("reset", 0))
-        super().reset()
+    def held(self) -> int:
+        return int(self["accuracy"].total)
 
     def update(self, *args, **kwargs) -> None:
-        self.events.append(("update", 0))
+        self.events.append(("update", self.held()))
         super().update(*args, **kwargs)
 
     def forward(self, *args, **kwargs):
-        self.events.append(("forward", 0))
+        self.events.append(("update", self.held()))
         return super().forward(*args, **kwargs)
 
     def compute(self):
-        self.events.append(("compute", 0))
+        self.events.append(("compute", self.held()))
         return super().compute()
 
 
-def diagnose(events: list, accuracy: float, batches: list[int], held: int) -> list[Problem]:
-    """What the metric's calls say about where the learner resets, updates and computes."""
-    names = [e for e, _ in events]
-    counted = [i for i, n in enumerate(names) if n in ("update", "forward")]
-    if not counted:
+def diagnose(events: list, accuracy: float) -> list[Problem]:
+    """What the predictions the metric held at each update and at compute() say about the learner's evaluate."""
+    batches = [n for event, n in events if event == "batch"]
+    updates = [n for event, n in events if event == "update"]
+    computed = [n for event, n in events if event == "compute"]
+    samples = sum(batches)
+    if not updates:
         return [Problem("Your function never updated the metric it was given with any prediction.",
                         "The metric passed in is the one the caller reads; a metric made inside the function, "
                         "or none, leaves it empty.")]
-    last_compute = max((i for i, n in enumerate(names) if n == "compute"), default=len(names))
-    resets = [i for i, n in enumerate(names) if n == "reset" and i < last_compute]
-    late = [i for i in resets if i > counted[0]]
-    during = f" (and {len(late) - 1} times during the loop)" if len(late) > 1 else ""
-    if late and late[-1] > counted[-1]:
-        return [Problem(f"The metric was emptied after the last batch{during} and before compute(), so compute() "
-                        f"had nothing to describe (it returned {accuracy:.4f}).",
+    if not computed:
+        return []  # the reported number did not come from the metric: judged by its value alone
+    at_compute = computed[-1]
+    if at_compute == 0:
+        return [Problem("The metric was emptied after the last batch and before compute(), so compute() had "
+                        f"nothing to describe (it returned {accuracy:.4f}).",
                         "compute() must see every batch of this evaluation.")]
-    if late:
-        return [Problem(f"The metric was emptied {len(late)} time{'s' if len(late) > 1 else ''} during the loop, so compute() saw only the "
-                        f"last batch's {batches[-1]} predictions (accuracy {accuracy:.4f}).",
-                        "compute() must see every batch of this evaluation.")]
-    if not any(i < counted[0] for i in resets):
-        return [Problem(f"Your function reported accuracy {accuracy:.4f}: the metric also counted the {held} "
-                        "predictions it held before your function was called.",
+    if updates[0] > 0 and at_compute > samples:
+        return [Problem(f"Your function reported accuracy {accuracy:.4f}: the metric also counted the "
+                        f"{updates[0]} predictions it held before your function was called.",
                         "One evaluation's result should describe its own data only.")]
-    if len(counted) < len(batches):
-        given = {1: "once", 2: "twice"}.get(len(counted), f"{len(counted)} times")
-        return [Problem(f"The metric was given predictions {given} for {len(batches)} batches, so "
-                        f"it reported accuracy {accuracy:.4f} from part of the data.",
+    if at_compute > samples:
+        return [Problem(f"The metric counted {at_compute} predictions for {samples} samples: some batches reached "
+                        "it twice.", "Give the metric each batch's predictions once.")]
+    if at_compute < samples and len(updates) < len(batches):
+        given = {1: "once", 2: "twice"}.get(len(updates), f"{len(updates)} times")
+        return [Problem(f"The metric was given predictions {given} for {len(batches)} batches, so it reported "
+                        f"accuracy {accuracy:.4f} from {at_compute} of the {samples} predictions.",
                         "Every batch's predictions should reach the metric.")]
+    if at_compute < samples:
+        return [Problem(f"The metric was emptied during the loop, so compute() saw only the last {at_compute} of "
+                        f"the {samples} predictions (accuracy {accuracy:.4f}).",
+                        "compute() must see every batch of this evaluation.")]
     return []
 
 
@@ -118,7 +122,7 @@ def check(evaluate_fn) -> Feedback:
     model, metrics = argmax_model(), Spied(events)
     leftover = next(iter(predicting(4, right=0, batch_size=4)))
     metrics.update(model(leftover[0]).detach(), leftover[1])  # an earlier evaluation's predictions
-    problems, held = [], 4
+    problems = []
     for n, right, expected in ((10, 8, 0.8), (6, 0, 0.0)):  # batches of 4, 4, 2, the last 2 wrong; then 4, 2
         events.clear()
         loader = Counting(predicting(n, right=right, batch_size=4), events)
@@ -128,8 +132,7 @@ def check(evaluate_fn) -> Feedback:
             accuracy = read_number(result, "accuracy")
         except LearnerError as error:
             return failed(error)
-        batches = [size for event, size in events if event == "batch"]
-        problems = diagnose(events, accuracy, batches, held) + changed
+        problems = diagnose(events, accuracy) + changed
         if not problems and not close(accuracy, expected):
             per_batch = (right >= 8 and close(accuracy, 2 / 3))
             problems.append(Problem(f"Your function reported accuracy {accuracy:.4f} where {right} of {n} "
@@ -139,7 +142,6 @@ def check(evaluate_fn) -> Feedback:
                                     "The metric should count every prediction of this evaluation once."))
         if problems:
             break
-        held = n
     return verdict(problems, "each evaluation reports its own data: every batch counted, nothing from before.",
                    ["Accuracy 0.8000, then 0.0000, with one metric object that already held predictions."])
 

@@ -27,7 +27,7 @@ HINTS = [
     "optimizer.load_state_dict(state['optimizer']), then random.setstate(state['random']['python']) and "
     "torch.set_rng_state(state['random']['torch']); return state['epoch'] + 1.",
 ]
-EPOCHS_SAVED = 2
+EPOCHS_SAVED, LR = 2, 0.01
 
 
 def same(a, b) -> bool:
@@ -48,10 +48,10 @@ def one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
 
 
 def new_process() -> tuple[nn.Module, torch.optim.Optimizer]:
-    """What a restarted script holds before its resume: other weights, an Adam with a step of its own, other
-    random states."""
+    """What a restarted script holds before its resume: other weights, an Adam with another learning rate and a step
+    of its own, other random states."""
     model = tiny_classifier(nn.Dropout(0.3), seed=1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR * 2)  # the saved run's lr may have been changed since
     nn.functional.cross_entropy(model(torch.ones(2, 4)), torch.zeros(2, dtype=torch.long)).backward()
     optimizer.step()
     optimizer.zero_grad()
@@ -74,6 +74,12 @@ def optimizer_problems(model: nn.Module, optimizer: torch.optim.Optimizer, saved
                         f"checkpoint holds {saved_steps}.",
                         "Adam's step count and running averages set the size of its next steps: without the "
                         "saved ones, training goes on differently from the run that never stopped.")]
+    lr = optimizer.param_groups[0]["lr"]
+    if lr != LR:
+        return [Problem(f"After your resume, the optimizer your function was given has learning rate {lr:g}; the "
+                        f"checkpoint saved {LR:g}.",
+                        "The optimizer's state dict holds its hyperparameters too (a scheduler may have changed "
+                        "them): load all of it.")]
     return []
 
 
@@ -93,7 +99,7 @@ def random_problems(saved: dict) -> list[Problem]:
 def check(resume_fn) -> Feedback:
     """Train two epochs with Adam and Dropout, save, resume into a restarted script's objects, and compare."""
     model = tiny_classifier(nn.Dropout(0.3))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     for _ in range(EPOCHS_SAVED):
         one_epoch(model, optimizer)
     saved_steps = int(optimizer.state_dict()["state"][0]["step"])
@@ -114,7 +120,8 @@ def check(resume_fn) -> Feedback:
     if next_epoch != EPOCHS_SAVED + 1:
         problems.append(Problem(f"Your function returned {next_epoch!r}; the checkpoint holds epoch {EPOCHS_SAVED}, "
                                 f"so training continues with epoch {EPOCHS_SAVED + 1}.",
-                                "Returning the saved epoch would train it twice."))
+                                "Returning the saved epoch would train it twice." if next_epoch == EPOCHS_SAVED else
+                                "The next epoch is the one after the epoch the checkpoint saved."))
     if not problems:
         one_epoch(fresh, fresh_optimizer)
         if not all(torch.allclose(a, b) for a, b in zip(model.parameters(), fresh.parameters())):

@@ -69,6 +69,11 @@ def check(fit_fn) -> Feedback:
             f"The scheduler was stepped {order.count('scheduler')} times in {EPOCHS} epochs of {len(loader)} "
             f"batches ({order.count('optimizer')} optimizer steps)"
             + (", the first time before any optimizer step." if early else ".")))
+    elif "scheduler" not in order:
+        problems.insert(0, Problem("The learning rate followed the schedule, but the scheduler your function was given "
+                                   "was never stepped.",
+                                   "The caller chose that scheduler (its state is what a checkpoint saves): step it, "
+                                   "rather than setting the learning rate some other way."))
     return verdict(problems, "the learning rate followed the epoch schedule.",
                    [f"Learning rate per epoch: {', '.join(yours)}."])
 

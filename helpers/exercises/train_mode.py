@@ -5,8 +5,8 @@ from torch import nn
 
 from ..data import TensorLoader
 from ._common import (
-    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
-    verdict, Watch,
+    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number, tiny_classifier,
+    toy_data, verdict, Watch,
 )
 
 NOTEBOOK = "08_train_mode"
@@ -30,6 +30,13 @@ def epochs_text(epochs: list[int]) -> str:
 def diagnose(watch: Watch) -> list[Problem]:
     """What the Dropout layer saw in the training and the validation batches of every epoch."""
     found = [problem for problem in [watch.copied()] if problem]
+    if watch.epoch != EPOCHS:
+        return found + [Problem(f"Your fit went through the training data {watch.epoch} times in {EPOCHS} epochs.",
+                                "Each epoch trains once on the training loader, then validates on the validation "
+                                "loader.")]
+    if not watch.passes(phase="val"):
+        return found + [Problem(f"Your fit never went through the validation data in {EPOCHS} epochs.",
+                                "Each epoch ends with a pass over the validation loader.")]
     train, val = watch.passes("Dropout", phase="train"), watch.passes("Dropout", phase="val")
     off = [s for s in train if not s.training]
     if off:
@@ -66,6 +73,12 @@ def check(fit_fn) -> Feedback:
     if not isinstance(history, list) or len(history) != EPOCHS:
         problems.append(Problem(f"Your function returned {history!r:.60}, not a list of {EPOCHS} records, one "
                                 "per epoch.", "fit returns one dict of results per epoch."))
+    else:
+        try:
+            for record in history:
+                read_number(record, "loss"), read_number(record, "val_loss")
+        except LearnerError as error:
+            return failed(error)
     return verdict(problems, "every training batch ran in train mode, every validation batch in eval mode.",
                    [f"{len(watch.passes(phase='train'))} training and {len(watch.passes(phase='val'))} validation "
                     f"batches over {EPOCHS} epochs."])

@@ -8,8 +8,8 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
-    verdict, Watch,
+    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
+    RecordingLoss, tiny_classifier, toy_data, verdict, Watch,
 )
 
 NOTEBOOK = "03_zero_grad"
@@ -72,30 +72,35 @@ def norms(vectors: list[torch.Tensor]) -> str:
     return ", ".join(f"{v.norm().item():.4f}" for v in vectors)
 
 
+def matches(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def diagnose(steps: list[Step], stale: torch.Tensor) -> list[Problem]:
     """Which steps used a gradient other than their own batch's, and what it held instead."""
     if not steps:
-        return [Problem(f"The optimizer took no step in an epoch of {BATCHES} batches, so nothing was learned.",
-                        "Every batch should end with a step that uses its gradient.")]
-    found = []
-    same = [torch.allclose(s.used, s.own, rtol=1e-4, atol=1e-6) for s in steps]
+        return [Problem(f"The optimizer your function was given took no step in an epoch of {BATCHES} batches.",
+                        "Every batch should end with a step of that optimizer, using the batch's gradient.")]
     if all(s.used.abs().max() == 0 for s in steps):
         return [Problem(f"All {len(steps)} optimizer steps saw a gradient of zero, so the parameters never moved.",
                         "The gradients were emptied after backward() had filled them and before the step "
                         "could use them.")]
-    piled = [i + 1 for i in range(1, len(steps)) if not same[i]]
+    found, used, own = [], norms([s.used for s in steps]), norms([s.own for s in steps])
+    piled = [i + 1 for i in range(1, len(steps)) if matches(steps[i].used, steps[i].own + steps[i - 1].used)]
     if piled:
-        found.append(Problem(f"The gradient grew from step to step: norms {norms([s.used for s in steps])}, "
-                             f"where each batch's own gradient has norms {norms([s.own for s in steps])}.",
-                             "From the second step on, each step also carried the gradients of the batches "
-                             "before it."))
-    if not same[0]:
-        leftover = torch.allclose(steps[0].used, steps[0].own + stale, rtol=1e-4, atol=1e-6)
+        found.append(Problem(f"The gradient grew from step to step: norms {used}, where each batch's own gradient "
+                             f"has norms {own}.",
+                             f"Steps {', '.join(map(str, piled))} also carried the gradients of the batches "
+                             "before them."))
+    if matches(steps[0].used, steps[0].own + stale):
         found.append(Problem("The first step used the first batch's gradient plus the gradient .grad already held "
-                             "when your function was called." if leftover else
-                             "The first step used a gradient other than the first batch's.",
+                             "when your function was called.",
                              "Gradients left from earlier work (a sanity check, the previous epoch) must not "
                              "move this epoch's first step."))
+    if not found and not all(matches(s.used, s.own) for s in steps):
+        found.append(Problem(f"The steps used gradients other than their batches' own: norms {used}, where each "
+                             f"batch's own gradient has norms {own}.",
+                             "Each step should use the gradient of the mean loss of its own batch, unchanged."))
     if len(steps) != BATCHES:
         found.append(Problem(f"The optimizer took {len(steps)} steps in an epoch of {BATCHES} batches.",
                              "Take exactly one step per batch."))
@@ -112,12 +117,14 @@ def check(train_fn) -> Feedback:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loader = LastBatch(TensorLoader(x, y, batch_size=4))
     steps, watch = record_steps(model, optimizer, loader), Watch(model)
+    loss_fn = RecordingLoss()
     try:
-        _, problems = call(train_fn, model, loader, nn.CrossEntropyLoss(), optimizer, classification_metrics(),
-                           CPU, model=model, keeps_mode=False)
+        result, problems = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU,
+                                model=model, keeps_mode=False)
+        wrong_loss = loss_problem(read_number(result, "loss"), loss_fn.recount())
     except LearnerError as error:
         return failed(error)
-    problems = [p for p in [watch.copied()] if p] + diagnose(steps, stale) + problems
+    problems = [p for p in [watch.copied()] if p] + diagnose(steps, stale) + problems + [p for p in [wrong_loss] if p]
     return verdict(problems, "every step used its own batch's gradient and nothing else.",
                    [f"Gradient norm at each step: {norms([s.used for s in steps])}."])
 
