@@ -19,6 +19,7 @@ class Accuracy(Metric):
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         """Count the correct predictions; `preds` holds scores (N, classes) or class indices (N,)."""
+        _check_classes(preds, target)
         predicted = preds.argmax(dim=-1) if preds.ndim == target.ndim + 1 else preds
         # add_ in place: `self.correct += ...` would also re-assign the attribute, which costs more than the sum.
         self.correct.add_((predicted == target).sum())
@@ -26,6 +27,25 @@ class Accuracy(Metric):
 
     def compute(self) -> torch.Tensor:
         return self.correct.float() / self.total
+
+
+def _check_classes(preds: torch.Tensor, target: torch.Tensor) -> None:
+    """Accuracy compares class indices: refuse inputs where that comparison would silently mean nothing."""
+    if target.is_floating_point() or target.dtype == torch.bool:
+        raise ValueError(f"Accuracy needs integer class labels, got {target.dtype} targets of shape "
+                         f"{tuple(target.shape)}. One-hot targets: pass targets.argmax(1); a 0/1 target with one "
+                         "output per sample: use torchmetrics.classification.BinaryAccuracy.")
+    if preds.ndim == target.ndim + 1 and preds.shape[-1] == 1:
+        raise ValueError(f"Accuracy got scores of shape {tuple(preds.shape)}: one output per sample is a binary "
+                         "classifier, and argmax over one column is always 0. Use "
+                         "torchmetrics.classification.BinaryAccuracy.")
+    if preds.ndim == target.ndim + 1 and preds.shape[:-1] == target.shape:
+        return
+    if preds.shape == target.shape and not preds.is_floating_point():
+        return
+    raise ValueError(f"Accuracy needs class scores (N, classes) or class indices (N,) for targets of shape "
+                     f"{tuple(target.shape)}, got {preds.dtype} predictions of shape {tuple(preds.shape)}. For "
+                     "regression outputs use a regression metric such as torchmetrics.MeanSquaredError.")
 
 
 def classification_metrics() -> MetricCollection:

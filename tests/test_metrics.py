@@ -41,3 +41,17 @@ def test_as_collection_wraps_a_single_metric_and_rejects_others():
 def test_to_floats_rejects_per_class_values():
     with pytest.raises(ValueError, match=r"'recall' has shape \(3,\)"):
         to_floats({"recall": torch.ones(3)})
+
+
+@pytest.mark.parametrize("preds, target, words", [
+    (torch.randn(4, 1), torch.tensor([0.0, 1.0, 1.0, 0.0]), "integer class labels, got torch.float32"),
+    (torch.randn(4, 1), torch.tensor([0, 1, 1, 0]), r"scores of shape \(4, 1\).*BinaryAccuracy"),
+    (torch.randn(4, 3), torch.eye(3)[[0, 1, 2, 0]], r"One-hot targets: pass targets.argmax\(1\)"),
+    (torch.randn(4), torch.tensor([0, 1, 2, 0]), "regression metric"),
+    (torch.randn(4, 3), torch.tensor([0, 1, 2]), r"targets of shape \(3,\), got torch.float32 predictions of shape"),
+])
+def test_accuracy_refuses_inputs_it_would_score_as_zero(preds, target, words):
+    metric = Accuracy()
+    with pytest.raises(ValueError, match=words):
+        metric.update(preds, target)
+    assert metric.total == 0

@@ -2,6 +2,7 @@ import os
 import random
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -59,3 +60,22 @@ def test_two_runs_with_the_same_seed_are_bit_identical():
     assert all(torch.equal(a, b) for a, b in zip(params_a, params_b))
     records_c, _ = short_run(12)
     assert records_c != records_a
+
+
+@pytest.mark.parametrize("seed, error, words", [
+    (-1, ValueError, "between 0 and 2\\*\\*32 - 1"), (2**32, ValueError, "got 4294967296"),
+    ("42", TypeError, "an integer such as 42, got str '42'"), (True, TypeError, "got bool True"),
+    (1.0, TypeError, "got float"),
+])
+def test_bad_seeds_are_refused_before_anything_is_seeded(seed, error, words):
+    random.seed(5)
+    expected = random.random()
+    random.seed(5)
+    with pytest.raises(error, match=words):
+        set_seed(seed)
+    assert random.random() == expected  # Python's generator was left alone
+
+
+def test_the_largest_numpy_seed_is_accepted():
+    set_seed(2**32 - 1)
+    set_seed(np.int64(3))
