@@ -29,10 +29,13 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     metrics = _prepare(model, loss_fn, metrics, device)
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     autocast = _autocast(device, precision)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("Every parameter of the model has requires_grad=False, so there is nothing to train: "
+                         "unfreeze the layers to train with p.requires_grad_(True).")
     model.train()
     losses, sizes, norms = [], [], []
-    for inputs, targets in loader:
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+    for batch in loader:
+        inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
         optimizer.zero_grad(set_to_none=True)
         with autocast:
             logits = _checked(model(inputs), targets)
@@ -66,8 +69,8 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     model.eval()
     losses, sizes = [], []
     try:
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        for batch in loader:
+            inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
             with autocast:
                 logits = _checked(model(inputs), targets)
                 losses.append(loss_fn(logits, targets))
@@ -133,10 +136,8 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     or torch.float16), a learning-rate scheduler stepped per "epoch" or per "batch" (its lr recorded),
     early stopping after `patience` epochs without a better `monitor` (the best weights restored), and
     a checkpoint saved after every epoch and resumed from when the file exists."""
+    _check_options(model, epochs, patience, step_scheduler, mode)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    if step_scheduler not in ("epoch", "batch") or mode not in ("min", "max"):
-        raise ValueError(f"step_scheduler must be 'epoch' or 'batch' and mode 'min' or 'max', "
-                         f"got {step_scheduler!r} and {mode!r}.")
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
     state = dict(model=model, optimizer=optimizer, generator=getattr(train_loader, "generator", None),
@@ -165,6 +166,32 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     if patience is not None and best.weights is not None:
         model.load_state_dict(best.weights)
     return history
+
+
+def _check_options(model: nn.Module, epochs: int, patience: int | None, step_scheduler: str, mode: str) -> None:
+    """Refuse fit's arguments that cannot mean what was asked, before any work."""
+    if next(model.parameters(), None) is None:
+        raise ValueError("The model has no parameters, so there is nothing to train: give fit a model with "
+                         "layers that learn (nn.Linear, nn.Conv2d, ...).")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be at least 1 epoch without improvement (or None to train every epoch), "
+                         f"got {patience}.")
+    if step_scheduler not in ("epoch", "batch") or mode not in ("min", "max"):
+        raise ValueError(f"step_scheduler must be 'epoch' or 'batch' and mode 'min' or 'max', "
+                         f"got {step_scheduler!r} and {mode!r}.")
+
+
+def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch as (inputs, targets), or an error that says what the loop expects."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch
+    seen = (f"a dict with keys {sorted(batch)}" if isinstance(batch, dict) else
+            f"a {type(batch).__name__} of {len(batch)} items" if isinstance(batch, (tuple, list)) else
+            f"a {type(batch).__name__}")
+    raise TypeError(f"The loop expects every batch to be an (inputs, targets) pair, got {seen}. Make the "
+                    "dataset's __getitem__ return (input, target).")
 
 
 def _step_per_epoch(scheduler, val_loss: float) -> None:
@@ -196,7 +223,10 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
 
 
 def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The model's output, after checking it has one row per label."""
+    """The model's output, after checking it is one tensor with one row per label."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"The model returned a {type(logits).__name__}; the loop needs one tensor of scores per "
+                        "batch. Return only the logits from forward, or wrap the model in a module that does.")
     if logits.shape[0] != targets.shape[0]:
         raise ValueError(f"The model returned {logits.shape[0]} rows (shape {tuple(logits.shape)}) for a batch "
                          f"of {targets.shape[0]} labels. Keep the batch dimension first: flatten with "

@@ -325,3 +325,50 @@ def test_early_stopping_on_a_metric_to_maximise_and_a_missing_one(toy_data):
     assert len(history) <= 6
     with pytest.raises(ValueError, match=r"Cannot monitor 'val_f1': the history has \['accuracy', 'loss'"):
         fit_toy(toy_data, patience=1, monitor="val_f1")
+
+
+class ReturnsTuple(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+
+    def forward(self, x):
+        return self.net(x), x
+
+
+@pytest.mark.parametrize("batches, error, words", [
+    ([{"image": torch.randn(4, 6), "label": torch.zeros(4, dtype=torch.long)}], TypeError,
+     r"an \(inputs, targets\) pair, got a dict with keys \['image', 'label'\]"),
+    ([(torch.randn(4, 6), torch.zeros(4, dtype=torch.long), torch.ones(4))], TypeError, "got a tuple of 3 items"),
+])
+def test_batches_that_are_not_pairs_get_a_clear_error(batches, error, words):
+    model = make_mlp()
+    with pytest.raises(error, match=words):
+        train_one_epoch(model, batches, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        Accuracy(), CPU)
+    with pytest.raises(error, match=words):
+        evaluate(model, batches, nn.CrossEntropyLoss(), Accuracy(), CPU)
+
+
+def test_a_model_that_returns_a_tuple_gets_a_clear_error(toy_loader):
+    with pytest.raises(TypeError, match="The model returned a tuple; the loop needs one tensor"):
+        evaluate(ReturnsTuple(), toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+
+
+def test_a_frozen_model_gets_a_clear_error(toy_loader):
+    model = make_mlp().requires_grad_(False)
+    with pytest.raises(ValueError, match="Every parameter of the model has requires_grad=False"):
+        train_one_epoch(model, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        Accuracy(), CPU)
+
+
+@pytest.mark.parametrize("model, options, words", [
+    (nn.ReLU(), {}, "The model has no parameters"),
+    (make_mlp(), {"epochs": 0}, "epochs must be at least 1, got 0"),
+    (make_mlp(), {"patience": 0}, "patience must be at least 1 epoch"),
+])
+def test_fit_refuses_options_before_any_work(toy_loader, model, options, words):
+    params = list(model.parameters()) or [nn.Parameter(torch.zeros(1))]
+    with pytest.raises(ValueError, match=words):
+        fit(model, toy_loader, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(params, lr=0.1),
+            metrics=Accuracy(), progress=False, **{"epochs": 2, **options})
