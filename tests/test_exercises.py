@@ -17,14 +17,15 @@ FUNCTION = {"eval_mode": "evaluate", "loss_averaging": "evaluate", "zero_grad": 
             "metric_reset": "evaluate", "split_generator": "split", "loss_graph": "train_one_epoch",
             "resume_optimizer": "resume", "train_mode": "fit", "scheduler": "fit", "capstone": "fit"}
 STARTER_SAYS = {
-    "eval_mode": "Dropout was switching units off at random in 8 of 12 batches. The same model on the same data "
-                 "gave the losses",
+    "eval_mode": "Dropout was switching units off at random in 8 of the 8 batches of the two calls that found the "
+                 "model in train mode. The same model on the same data gave the losses",
     "loss_averaging": "With 10 samples in batches of 4, 4, 2, your loss is",
     "zero_grad": "The gradient grew from step to step",
     "metric_reset": "the metric also counted the 4 predictions it held before your function was called",
     "split_generator": "The validation set changed when a model was built before the split",
     "loss_graph": "The losses of 5 batches were alive at once",
-    "resume_optimizer": "the optimizer your function was given holds 1 step of history; the checkpoint holds 6",
+    "resume_optimizer": "the optimizer your function was given still holds only the 1 step it had taken before the "
+                        "resume; the checkpoint holds 6",
     "train_mode": "Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "scheduler": "The learning rate per epoch was 0.1\u21920.05, 0.05\u21920.025",
     "capstone": "3 of the 3 bugs remain. From epoch 2 on, Dropout was off",
@@ -186,15 +187,18 @@ def evaluate_source(decorator="@torch.inference_mode()", before="model.eval()\n 
 
 EVAL_MODE_WRONG = {
     "no eval, no inference mode": (evaluate_source(decorator="", before="metrics.reset()"),
-                                   "Dropout was switching units off at random in 8 of 12 batches"),
+                                   "Dropout was switching units off at random in 8 of the 8 batches"),
     "model.eval without the call": (evaluate_source(before="model.eval\n    metrics.reset()"),
                                     "Dropout was switching units off"),
     "eval mode but autograd records": (evaluate_source(decorator=""),
                                        "Autograd recorded a graph for 8 of 12 batches"),
     "train mode back inside the loop": (evaluate_source(in_loop="model.train()"),
-                                        "Dropout was switching units off at random in 12 of 12 batches"),
+                                        "Dropout was switching units off at random in 8 of the 8 batches of the "
+                                        "two calls that found the model in train mode, and in 4 batches of the call "
+                                        "that found it in eval mode"),
     "only Dropout switched off": (evaluate_source(before="model[2].eval()\n    metrics.reset()"),
-                                  "BatchNorm normalised 8 of 12 batches with that batch's own statistics"),
+                                  "BatchNorm normalised with each batch's own statistics, and updated its running "
+                                  "statistics from the validation data, in 8 of the 8 batches"),
     "mode never restored": (evaluate_source(after=""),
                             "left the model in eval mode; it was in train mode"),
     "grad switched off for good": (evaluate_source(decorator="", before="model.eval()\n    metrics.reset()\n"
@@ -456,12 +460,13 @@ RANDOM = '    random.setstate(state["random"]["python"])\n    torch.set_rng_stat
 NEXT = '    return state["epoch"] + 1\n'
 RESUME_WRONG = {
     "model only": (RESUME_HEAD + MODEL + NEXT,
-                   "the optimizer your function was given holds 1 step of history; the checkpoint holds 6"),
+                   "the optimizer your function was given still holds only the 1 step it had taken before the "
+                   "resume; the checkpoint holds 6"),
     "optimizer and random state only": (RESUME_HEAD + OPTIMIZER + RANDOM + NEXT,
                                         "the model's weights are not the ones in the checkpoint"),
     "into a new optimizer": (RESUME_HEAD + MODEL + RANDOM + ('    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n'
                                                              + OPTIMIZER + NEXT),
-                             "the optimizer your function was given holds 1 step of history"),
+                             "the optimizer your function was given still holds only the 1 step"),
     "optimizer state copied by hand": (RESUME_HEAD + MODEL + RANDOM + ('    optimizer.state.update(state["optimizer"]["state"])\n'
                                                                        + NEXT),
                                        "The optimizer's state is filed under the numbers 0, 1, ... instead of under "

@@ -12,9 +12,11 @@ from ._common import (
 
 NOTEBOOK = "10_capstone"
 HINTS = [
-    "Which numbers can you recount yourself? Check one at a time: the mode of the model in every epoch, the "
-    "mean loss over the samples of an epoch, the accuracy of the validation predictions alone.",
-    "One bug comes from the mode validation leaves behind (exercise 8), one from how batch losses are "
+    "Which of the numbers fit reports can you recount yourself, and which state of the model does each one "
+    "depend on?",
+    "Recount one thing at a time: the mode of the model in every epoch, the mean loss over the samples of an "
+    "epoch, the accuracy of the validation predictions alone. One bug comes from the mode validation leaves "
+    "behind (exercise 8), one from how batch losses are "
     "averaged when the last batch is short (exercise 2), and one from a metric that keeps counting across "
     "phases (exercise 4).",
     "Call model.train() at the start of every epoch; sum loss.item() * len(targets) and divide by the number "
@@ -38,7 +40,7 @@ def loss_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | N
         for phase, key in (("train", "loss"), ("val", "val_loss")):
             problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
             if problem:
-                return problem
+                return Problem(problem.symptom, "Every sample should count once in the mean.")
     return None
 
 

@@ -26,22 +26,31 @@ HINTS = [
 ]
 
 
-def diagnose(watch: Watch, losses: list[float]) -> list[Problem]:
-    """What the forward passes seen during the calls say about the learner's evaluate."""
+def where(passes: list, from_train_mode: int) -> str:
+    """Which batches a layer ran in train mode: those of the calls that found the model in train mode, or eval."""
+    in_train = sum(s.training for s in passes[:from_train_mode])
+    in_eval = sum(s.training for s in passes[from_train_mode:])
+    said = [f"{in_train} of the {from_train_mode} batches of the two calls that found the model in train mode"
+            ] if in_train else []
+    said += [f"{in_eval} batches of the call that found it in eval mode"] if in_eval else []
+    return ", and in ".join(said)
+
+
+def diagnose(watch: Watch, losses: list[float], from_train_mode: int) -> list[Problem]:
+    """What the forward passes seen during the calls say about the learner's evaluate.
+
+    The first `from_train_mode` passes of each layer come from the calls that found the model in train mode."""
     found = [problem for problem in [watch.copied()] if problem]
     dropout, norm, batches = watch.passes("Dropout"), watch.passes("BatchNorm1d"), watch.passes()
-    active = [s for s in dropout if s.training]
-    if active:
-        moved = "" if losses[0] == losses[1] else f" The same model on the same data gave the losses " \
-                                                  f"{losses[0]:.4f}, then {losses[1]:.4f}."
-        found.append(Problem(f"Dropout was switching units off at random in {len(active)} of {len(dropout)} "
-                             f"batches.{moved}",
+    if any(s.training for s in dropout):
+        moved = "" if losses[0] == losses[1] else (f" The same model on the same data gave the losses "
+                                                   f"{losses[0]:.4f}, then {losses[1]:.4f}.")
+        found.append(Problem(f"Dropout was switching units off at random in {where(dropout, from_train_mode)}.{moved}",
                              "In evaluation every unit should count, so that the same model scores the same "
                              "on the same data."))
-    learning = [s for s in norm if s.training]
-    if learning:
-        found.append(Problem(f"BatchNorm normalised {len(learning)} of {len(norm)} batches with that batch's "
-                             "own statistics, and updated its running statistics from the validation data.",
+    if any(s.training for s in norm):
+        found.append(Problem(f"BatchNorm normalised with each batch's own statistics, and updated its running "
+                             f"statistics from the validation data, in {where(norm, from_train_mode)}.",
                              "Evaluating changed the model, and each score depended on which images shared a "
                              "batch."))
     recording = [s for s in batches if s.grad]
@@ -57,7 +66,7 @@ def check(evaluate_fn) -> Feedback:
     model = tiny_classifier(nn.BatchNorm1d(16), nn.Dropout(0.5))
     loader = TensorLoader(*toy_data(20), batch_size=6)
     expected = evaluate(copy.deepcopy(model), loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)["loss"]
-    watch, problems, losses = Watch(model), [], []
+    watch, problems, losses, from_train_mode = Watch(model), [], [], 0
     try:
         for training in (True, True, False):  # the last call comes from an eval-mode caller inside no_grad
             model.train(training)
@@ -65,10 +74,12 @@ def check(evaluate_fn) -> Feedback:
                 result, changed = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), classification_metrics(),
                                        CPU, model=model)
             losses.append(read_number(result, "loss"))
+            if training:
+                from_train_mode = len(watch.passes("Dropout"))
             problems += [p for p in changed if p not in problems]
     except LearnerError as error:
         return failed(error)
-    problems = diagnose(watch, losses) + problems
+    problems = diagnose(watch, losses, from_train_mode) + problems
     if not problems and not all(close(loss, expected) for loss in losses):
         problems.append(Problem(f"Your loss was {losses[0]:.4f}; the per-sample mean over the data is "
                                 f"{expected:.4f}.", "Weight each batch's mean loss by its number of samples."))

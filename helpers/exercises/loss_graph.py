@@ -19,8 +19,9 @@ HINTS = [
     "batch to the next?",
     "A tensor that comes out of the forward pass carries its autograd graph with it. Adding it to a running "
     "total, or keeping it in a list, keeps every batch's graph alive until the epoch ends.",
-    "Keep values, not graphs: add `loss.item()` (or `loss.detach()`) to the total, and keep `logits.detach()` "
-    "if you need the outputs after the loop.",
+    "Keep values, not graphs: add `loss.detach() * len(targets)` to the total (it stays on the device; "
+    "`loss.item()` works too, but waits for the device at every batch), and keep `logits.detach()` if you need "
+    "the outputs after the loop.",
 ]
 
 

@@ -21,8 +21,8 @@ HINTS = [
     "Print optimizer.state_dict()['state'] right after your resume, and torch.rand(1) right after a resume "
     "and right after the save. What else did the checkpoint store besides the model?",
     "Adam keeps a step count and running averages of each gradient and its square, in the optimizer you are "
-    "given, filed under each parameter. Dropout and shuffling draw from the random generators, whose state "
-    "the checkpoint saved under 'random'.",
+    "given, filed under each parameter. Dropout draws from the global random generators, whose state the "
+    "checkpoint saved under 'random'.",
     "Load into the objects you were given: model.load_state_dict(state['model']), "
     "optimizer.load_state_dict(state['optimizer']), then random.setstate(state['random']['python']) and "
     "torch.set_rng_state(state['random']['torch']); return state['epoch'] + 1.",
@@ -69,9 +69,10 @@ def optimizer_problems(model: nn.Module, optimizer: torch.optim.Optimizer, saved
                         "nothing there and starts from scratch.")]
     steps = sorted({int(optimizer.state[p]["step"]) if p in optimizer.state else 0 for p in model.parameters()})
     if steps != [saved_steps]:
-        return [Problem(f"After your resume, the optimizer your function was given holds "
-                        f"{' or '.join(map(str, steps))} step{'' if steps == [1] else 's'} of history; the "
-                        f"checkpoint holds {saved_steps}.",
+        held = ("still holds only the 1 step it had taken before the resume" if steps == [1] else
+                f"holds {' or '.join(map(str, steps))} steps of history")
+        return [Problem(f"After your resume, the optimizer your function was given {held}; the checkpoint holds "
+                        f"{saved_steps}.",
                         "Adam's step count and running averages set the size of its next steps: without the "
                         "saved ones, training goes on differently from the run that never stopped.")]
     lr = optimizer.param_groups[0]["lr"]
@@ -91,8 +92,8 @@ def random_problems(saved: dict) -> list[Problem]:
         return []
     return [Problem(f"After your resume, {' and '.join(lost)} random generator{'s are' if len(lost) > 1 else ' is'} "
                     "not in the state the checkpoint saved.",
-                    "Dropout masks and shuffling from here on differ from the run that never stopped, so the "
-                    "resumed run is not the same run.")]
+                    "Dropout masks (and everything else drawn from them) differ from the run that never "
+                    "stopped, so the resumed run is not the same run.")]
 
 
 @isolated("resume")

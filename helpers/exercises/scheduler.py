@@ -11,8 +11,8 @@ from ._common import (
 
 NOTEBOOK = "09_scheduler"
 HINTS = [
-    "Record optimizer.param_groups[0]['lr'] at every batch and plot it. StepLR(step_size=2, gamma=0.5) "
-    "should halve it every second epoch: where does yours halve?",
+    "Record optimizer.param_groups[0]['lr'] at every optimizer step and plot it against the schedule you asked "
+    "for. Where does yours change, and where should it?",
     "A scheduler counts its own step() calls, and StepLR's step_size counts epochs only if step() runs once "
     "per epoch. The first epoch should run at the starting learning rate.",
     "Move scheduler.step() out of the batch loop: call it once at the end of every epoch, after that "
