@@ -538,7 +538,7 @@ TRAIN_MODE_WRONG = {
                                        "Dropout was off in 6 of 9 training batches, all in epochs 2 and 3"),
     "validation in train mode": (fit_source(evaluation=""), "Dropout was on in 6 of 6 validation batches"),
     "validation records graphs": (fit_source(grad="torch.enable_grad()"),
-                                  "Autograd recorded a graph for 6 validation batches"),
+                                  "Autograd recorded a graph for 6 of 6 validation batches"),
     "validates a copy": (fit_source(evaluation="val_model = copy.deepcopy(model).eval()", val_model="val_model"),
                          "6 of 15 batches went through a copy of the model"),
     "never validates": (fit_source().replace("for inputs, targets in val_loader:", "for inputs, targets in []:")
@@ -616,7 +616,7 @@ CAPSTONE_WRONG = {
                               "2 of the 3 bugs remain. From epoch 2 on, Dropout was off in 6 training batches"),
     "train mode 'fixed' by never evaluating in eval mode": (capstone_source(("        model.eval()\n", "")),
                                                            "The 3 bugs are fixed, but something else is wrong. "
-                                                           "Dropout was on in 6 validation batches"),
+                                                           "Dropout was on in 6 of 6 validation batches"),
     "validation loss averaged per batch": (capstone_source(("val_total += loss_fn(logits, targets).item() * len(targets)",
                                                             "val_total += loss_fn(logits, targets).item()"),
                                                            ("val_count += len(targets)", "val_count += 1")),

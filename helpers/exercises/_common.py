@@ -108,7 +108,8 @@ def mode_word(training: bool) -> str:
     return "train mode" if training else "eval mode"
 
 
-def changes(before: Globals, after: Globals, *, restores_random: bool = False, keeps_mode: bool = True) -> list[Problem]:
+def changes(before: Globals, after: Globals, *, restores_random: bool = False,
+            keeps_mode: bool = True) -> list[Problem]:
     """What changed between two snapshots that the function should have left alone."""
     found = []
     if before.grad and not after.grad:
@@ -292,6 +293,26 @@ class Watch:
                        "the model your function was given.",
                        "Whatever happens to the copy (its mode, its statistics, its training) never reaches "
                        "the model the caller keeps: work on the model you are given.")
+
+
+def graphs_recorded(passes: list[Seen], batches: str = "batches") -> Problem | None:
+    """A problem when autograd was on for some of these forward passes of an evaluation."""
+    recording = [s for s in passes if s.grad]
+    if not recording:
+        return None
+    return Problem(f"Autograd recorded a graph for {len(recording)} of {len(passes)} {batches}.",
+                   "Evaluation never calls backward(), so every graph only costs memory and time.")
+
+
+def validation_problems(watch: Watch) -> list[Problem]:
+    """What the watched validation passes say against eval mode without autograd."""
+    found = []
+    dropout = watch.passes("Dropout", phase="val")
+    on = [s for s in dropout if s.training]
+    if on:
+        found.append(Problem(f"Dropout was on in {len(on)} of {len(dropout)} validation batches.",
+                             "Validation scores the whole model, every unit counting: it runs in eval mode."))
+    return found + [p for p in [graphs_recorded(watch.passes(phase="val"), "validation batches")] if p]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from ..data import TensorLoader
 from ..metrics import Accuracy
 from ._common import (
     call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, tiny_classifier, toy_data, Watch,
+    RecordingLoss, tiny_classifier, toy_data, validation_problems, Watch,
 )
 
 NOTEBOOK = "10_capstone"
@@ -54,20 +54,6 @@ def metric_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem |
                                f"alone score {expected:.4f}.",
                                "The metric counted predictions from outside that phase of that epoch.")
     return None
-
-
-def validation_problems(watch: Watch) -> list[Problem]:
-    """Validation must run in eval mode without autograd: not one of the three bugs, but not a fix either."""
-    found = []
-    on = [s for s in watch.passes("Dropout", phase="val") if s.training]
-    if on:
-        found.append(Problem(f"Dropout was on in {len(on)} validation batches.",
-                             "Validation scores the whole model, every unit counting: it runs in eval mode."))
-    recording = [s for s in watch.passes(phase="val") if s.grad]
-    if recording:
-        found.append(Problem(f"Autograd recorded a graph for {len(recording)} validation batches.",
-                             "Validation never calls backward(), so the graphs only cost memory and time."))
-    return found
 
 
 BUGS = [("the model trains in train mode every epoch", train_mode_bug),

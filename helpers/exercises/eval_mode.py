@@ -9,8 +9,8 @@ from ..data import TensorLoader
 from ..loop import evaluate
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    tiny_classifier, toy_data, verdict, Watch,
+    CPU, call, close, failed, Feedback, graphs_recorded, hint_and_solution, isolated, LearnerError, Problem,
+    read_number, tiny_classifier, toy_data, verdict, Watch,
 )
 
 NOTEBOOK = "01_eval_mode"
@@ -53,11 +53,7 @@ def diagnose(watch: Watch, losses: list[float], from_train_mode: int) -> list[Pr
                              f"statistics from the validation data, in {where(norm, from_train_mode)}.",
                              "Evaluating changed the model, and each score depended on which images shared a "
                              "batch."))
-    recording = [s for s in batches if s.grad]
-    if recording:
-        found.append(Problem(f"Autograd recorded a graph for {len(recording)} of {len(batches)} batches.",
-                             "Evaluation never calls backward(), so every graph only costs memory and time."))
-    return found
+    return found + [p for p in [graphs_recorded(batches)] if p]
 
 
 @isolated("evaluate")

@@ -6,7 +6,7 @@ from torch import nn
 from ..data import TensorLoader
 from ._common import (
     call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number, tiny_classifier,
-    toy_data, verdict, Watch,
+    toy_data, validation_problems, verdict, Watch,
 )
 
 NOTEBOOK = "08_train_mode"
@@ -37,7 +37,7 @@ def diagnose(watch: Watch) -> list[Problem]:
     if not watch.passes(phase="val"):
         return found + [Problem(f"Your fit never went through the validation data in {EPOCHS} epochs.",
                                 "Each epoch ends with a pass over the validation loader.")]
-    train, val = watch.passes("Dropout", phase="train"), watch.passes("Dropout", phase="val")
+    train = watch.passes("Dropout", phase="train")
     off = [s for s in train if not s.training]
     if off:
         epochs = sorted({s.epoch for s in off})
@@ -45,15 +45,7 @@ def diagnose(watch: Watch) -> list[Problem]:
                              f"{epochs_text(epochs)}: from then on, the model trained in eval mode.",
                              "The model trains without the regularisation it was built with, and nothing "
                              "in the numbers says so."))
-    on = [s for s in val if s.training]
-    if on:
-        found.append(Problem(f"Dropout was on in {len(on)} of {len(val)} validation batches.",
-                             "Validation should score the whole model, every unit counting."))
-    recording = [s for s in watch.passes(phase="val") if s.grad]
-    if recording:
-        found.append(Problem(f"Autograd recorded a graph for {len(recording)} validation batches.",
-                             "Validation never calls backward(), so the graphs only cost memory and time."))
-    return found
+    return found + validation_problems(watch)
 
 
 @isolated("fit")
