@@ -52,7 +52,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         sizes.append(len(targets))
         metrics.update(logits.detach(), targets)
     extra = {"grad_norm": torch.stack(norms).mean()} if norms else {}
-    return _summarize(losses, sizes, metrics, epoch, extra)
+    return _summarize(losses, sizes, metrics, epoch, "training", extra)
 
 
 @torch.inference_mode()
@@ -79,7 +79,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     finally:
         for module, training in modes.items():
             module.training = training
-    return _summarize(losses, sizes, metrics, epoch)
+    return _summarize(losses, sizes, metrics, epoch, "validation")
 
 
 @dataclass
@@ -149,10 +149,13 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not progress)
     for epoch in bar:
         lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
-        train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
-                                max_grad_norm=max_grad_norm, precision=precision, scaler=scaler, epoch=epoch,
-                                batch_scheduler=scheduler if step_scheduler == "batch" else None)
-        val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
+        try:
+            train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
+                                    max_grad_norm=max_grad_norm, precision=precision, scaler=scaler, epoch=epoch,
+                                    batch_scheduler=scheduler if step_scheduler == "batch" else None)
+            val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
+        except FloatingPointError as error:
+            raise _lost(error, history, checkpoint) from None
         history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
         bar.set_postfix({name: f"{value:.4f}" for name, value in history.records[-1].items()})
         if scheduler is not None and step_scheduler == "epoch":
@@ -166,6 +169,18 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     if patience is not None and best.weights is not None:
         model.load_state_dict(best.weights)
     return history
+
+
+def _lost(error: FloatingPointError, history: History, checkpoint: str | Path | None) -> FloatingPointError:
+    """The non-finite loss error, carrying the History of the epochs that finished and saying how to go on."""
+    done = len(history)
+    keep = (f" {checkpoint} holds the weights after epoch {done}: fix the cause and call fit again with the same "
+            "checkpoint= to continue from there." if checkpoint is not None and done else
+            " Start again from new weights once the cause is fixed.")
+    lost = FloatingPointError(f"{error} The model's weights have been through that epoch's steps and should not "
+                              f"be kept; the {done} epochs that finished are in this error's .history.{keep}")
+    lost.history = history
+    return lost
 
 
 def _check_options(model: nn.Module, epochs: int, patience: int | None, step_scheduler: str, mode: str) -> None:
@@ -234,8 +249,8 @@ def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return logits
 
 
-def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricCollection,
-               epoch: int | None, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricCollection, epoch: int | None,
+               phase: str, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
     """The per-sample mean loss, the metrics and any `extra` values, read back to the host once."""
     if not losses:
         raise ValueError("The loader yielded no batches: is its dataset empty, or is drop_last=True "
@@ -247,6 +262,6 @@ def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricColl
     if not math.isfinite(values["loss"]):
         bad = int(torch.nonzero(~torch.isfinite(batch_losses))[0])
         where = f"epoch {epoch}, batch {bad}" if epoch is not None else f"batch {bad}"
-        raise FloatingPointError(f"The loss became {batch_losses[bad].item()} at {where}. Lower the learning "
-                                 "rate, clip gradients (max_grad_norm=1.0), or check the inputs for NaN.")
+        raise FloatingPointError(f"The {phase} loss became {batch_losses[bad].item()} at {where}. Lower the "
+                                 "learning rate, clip gradients (max_grad_norm=1.0), or check the inputs for NaN.")
     return values

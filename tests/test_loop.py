@@ -144,9 +144,34 @@ def test_non_finite_loss_names_epoch_and_batch(toy_data):
     x = x.clone()
     x[9] = float("nan")  # the third batch (index 2) of 4, 4, 2
     model = make_mlp()
-    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 1, batch 2.*learning rate"):
+    with pytest.raises(FloatingPointError, match=r"The training loss became nan at epoch 1, batch 2.*learning rate.*Start again from new weights"):
         fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
             torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, metrics=Accuracy(), progress=False)
+
+
+class NanAfter(nn.CrossEntropyLoss):
+    """Cross-entropy that turns NaN from its `calls`-th call on (counting from 1)."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls, self.seen = calls, 0
+
+    def forward(self, logits, targets):
+        self.seen += 1
+        loss = super().forward(logits, targets)
+        return loss * float("nan") if self.seen >= self.calls else loss
+
+
+@pytest.mark.parametrize("calls, phase, batch", [(13, "training", 0), (18, "validation", 2)])
+def test_a_nan_in_epoch_3_keeps_the_history_of_epochs_1_and_2(toy_loader, tmp_path, calls, phase, batch):
+    model = make_mlp()  # each epoch scores 3 training batches, then 3 validation batches (4, 4, 2 samples)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(FloatingPointError) as caught:
+        fit(model, toy_loader, toy_loader, NanAfter(calls), torch.optim.SGD(model.parameters(), lr=0.1),
+            epochs=4, metrics=Accuracy(), progress=False, checkpoint=path)
+    assert f"The {phase} loss became nan at epoch 3, batch {batch}" in str(caught.value)
+    assert f"{path} holds the weights after epoch 2" in str(caught.value)
+    assert len(caught.value.history) == 2 and caught.value.history["val_loss"][1] > 0
 
 
 def test_batch_size_mismatch(toy_loader):
