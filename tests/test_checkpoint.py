@@ -145,3 +145,13 @@ def test_numpy_state_is_not_saved(tmp_path):
     save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
     state = torch.load(tmp_path / "c.ckpt", weights_only=True)
     assert set(state["random"]) == {"python", "torch", "cuda", "loader"}
+
+
+def test_the_gradient_scaler_state_comes_back(tmp_path):
+    model = make_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    saved = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=7)
+    save_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer, epoch=1, history=[], scaler=saved)
+    fresh = torch.amp.GradScaler("cpu")  # 65536 and 2000 by default
+    load_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer, scaler=fresh)
+    assert fresh.get_scale() == 1024.0 and fresh.get_growth_interval() == 7

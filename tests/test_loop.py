@@ -280,10 +280,13 @@ def test_scheduler_stepped_per_epoch_or_per_batch_is_recorded(toy_data):
 
 
 def test_reduce_on_plateau_gets_the_validation_loss(toy_data):
+    x, y = toy_data
     model = make_mlp()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # nothing improves
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0)
-    history, _ = fit_toy(toy_data, optimizer=optimizer, scheduler=plateau)
+    history = fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+                  optimizer, epochs=3, metrics=classification_metrics(), progress=False, scheduler=plateau)
+    assert history["loss"][0] != pytest.approx(history["val_loss"][0])  # the two losses tell apart
     assert plateau.best == pytest.approx(history["val_loss"][0])  # it was handed the validation loss
 
 
@@ -346,8 +349,13 @@ def test_early_stopping_restores_the_best_weights(toy_data):
 
 
 def test_early_stopping_on_a_metric_to_maximise_and_a_missing_one(toy_data):
-    history, _ = fit_toy(toy_data, epochs=6, patience=1, monitor="val_accuracy", mode="max")
-    assert len(history) <= 6
+    x, y = toy_data
+    model = make_mlp()
+    history = fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.5), epochs=6, metrics=classification_metrics(),
+                  progress=False, patience=1, monitor="val_loss", mode="max")
+    assert history["val_loss"] == sorted(history["val_loss"])  # rising every epoch: each one is a new best
+    assert len(history) == 6  # so "max" never stops early ("min" would stop after epoch 2)
     with pytest.raises(ValueError, match=r"Cannot monitor 'val_f1': the history has \['accuracy', 'loss'"):
         fit_toy(toy_data, patience=1, monitor="val_f1")
 
