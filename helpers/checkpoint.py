@@ -1,7 +1,6 @@
 """Checkpoints: everything a faithful resume needs, written atomically, read with weights_only=True."""
 
 import os
-import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -62,11 +61,15 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
                     generator: torch.Generator | None = None, scheduler=None, scaler=None) -> dict:
     """Restore what save_checkpoint wrote into the given objects; returns the epoch, history and best."""
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is {'a folder' if path.is_dir() else 'missing'}, not a checkpoint file. "
+                              "Point checkpoint= at a file.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise CheckpointError(f"{path} cannot be read as a checkpoint (truncated, or not written by "
-                              f"torch.save): {str(error).splitlines()[0]}. Delete it to start afresh.") from None
+    except Exception as error:  # torch.load fails in many ways on a damaged file (IndexError, KeyError, OSError...)
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path} cannot be read as a checkpoint (empty, truncated, or not written by "
+                              f"torch.save): {first}. Delete it to start afresh.") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by helpers.save_checkpoint. Point checkpoint= at a "
                               "new file, or delete this one.")

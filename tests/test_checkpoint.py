@@ -106,6 +106,26 @@ def test_truncated_checkpoint(tmp_path):
         load_checkpoint(path, model=model, optimizer=optimizer)
 
 
+@pytest.mark.parametrize("damage", ["empty", "random bytes", "text", "cut at every 997th byte"])
+def test_every_unreadable_file_is_a_checkpoint_error_naming_it(tmp_path, damage):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    whole = path.read_bytes()
+    damaged = {"empty": [b""], "random bytes": [random.Random(0).randbytes(5000)], "text": [b"epoch = 3\n"],
+               "cut at every 997th byte": [whole[:n] for n in range(1, len(whole), 997)]}[damage]
+    for content in damaged:
+        path.write_bytes(content)
+        with pytest.raises(CheckpointError, match=rf"{path} cannot be read as a checkpoint"):
+            load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_a_folder_is_not_a_checkpoint(tmp_path):
+    model, optimizer = training_state()
+    with pytest.raises(CheckpointError, match=rf"{tmp_path} is a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path, model=model, optimizer=optimizer)
+
+
 def test_foreign_file(tmp_path):
     path = tmp_path / "weights.pt"
     torch.save(make_mlp().state_dict(), path)
