@@ -28,7 +28,7 @@ STARTER_SAYS = {
                         "resume; the checkpoint holds 6",
     "train_mode": "Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "scheduler": "The learning rate per epoch was 0.1\u21920.05, 0.05\u21920.025",
-    "capstone": "3 of the 3 bugs remain. From epoch 2 on, Dropout was off",
+    "capstone": "3 of the 3 bugs remain. Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
 }
 NAMES = sorted(EXERCISES)
 
@@ -613,7 +613,7 @@ CAPSTONE_WRONG = {
     "train mode and loss fixed": (capstone_source(SHARED_METRIC, NO_VAL_RESET),
                                   "1 of the 3 bugs remains. Epoch 1's val_accuracy is"),
     "only the metric fixed": (capstone_source(NO_TRAIN_MODE, BATCH_MEANS),
-                              "2 of the 3 bugs remain. From epoch 2 on, Dropout was off in 6 training batches"),
+                              "2 of the 3 bugs remain. Dropout was off in 6 of 9 training batches"),
     "train mode 'fixed' by never evaluating in eval mode": (capstone_source(("        model.eval()\n", "")),
                                                            "The 3 bugs are fixed, but something else is wrong. "
                                                            "Dropout was on in 6 of 6 validation batches"),

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import TensorLoader
+
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 CPU = torch.device("cpu")
 WIDTH = 88  # feedback lines wrap at word boundaries within this many columns
@@ -293,6 +295,30 @@ class Watch:
                        "the model your function was given.",
                        "Whatever happens to the copy (its mode, its statistics, its training) never reaches "
                        "the model the caller keeps: work on the model you are given.")
+
+
+def watched_fit(train_samples: int, val_samples: int) -> tuple:
+    """A model with Dropout, its Watch, watched training and validation loaders (batches of 4), and SGD."""
+    model = tiny_classifier(nn.Dropout(0.5))
+    watch = Watch(model)
+    train = watch.loader(TensorLoader(*toy_data(train_samples), batch_size=4), "train")
+    val = watch.loader(TensorLoader(*toy_data(val_samples, seed=1), batch_size=4), "val")
+    return model, watch, train, val, torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def trained_in_eval_mode(watch: Watch) -> Problem | None:
+    """A problem when Dropout was off in training batches: the epochs after a validation trained in eval mode."""
+    train = watch.passes("Dropout", phase="train")
+    off = [s for s in train if not s.training]
+    if not off:
+        return None
+    epochs = sorted({s.epoch for s in off})
+    named = f"epoch {epochs[0]}" if len(epochs) == 1 else \
+        f"epochs {', '.join(map(str, epochs[:-1]))} and {epochs[-1]}"
+    return Problem(f"Dropout was off in {len(off)} of {len(train)} training batches, all in {named}: from then "
+                   "on, the model trained in eval mode.",
+                   "The model trains without the regularisation it was built with, and nothing in the numbers "
+                   "says so.")
 
 
 def graphs_recorded(passes: list[Seen], batches: str = "batches") -> Problem | None:

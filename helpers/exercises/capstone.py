@@ -1,13 +1,9 @@
 """Exercise 10: a whole training run with three bugs that hide behind each other."""
 
-import torch
-from torch import nn
-
-from ..data import TensorLoader
 from ..metrics import Accuracy
 from ._common import (
     call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, tiny_classifier, toy_data, validation_problems, Watch,
+    RecordingLoss, trained_in_eval_mode, validation_problems, Watch, watched_fit,
 )
 
 NOTEBOOK = "10_capstone"
@@ -27,12 +23,8 @@ EPOCHS = 3
 
 
 def train_mode_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
-    off = [s for s in watch.passes("Dropout", phase="train") if not s.training]
-    if not off:
-        return None
-    first = min(s.epoch for s in off)
-    return Problem(f"From epoch {first} on, Dropout was off in {len(off)} training batches: the model trained "
-                   "in eval mode.", "Look at what the model's mode is when each epoch starts.")
+    problem = trained_in_eval_mode(watch)
+    return problem and Problem(problem.symptom, "Look at what the model's mode is when each epoch starts.")
 
 
 def loss_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
@@ -64,12 +56,8 @@ BUGS = [("the model trains in train mode every epoch", train_mode_bug),
 @isolated("fit")
 def check(fit_fn) -> Feedback:
     """Fit a model with Dropout for 3 epochs (batches of 4, 4, 2) and recount every number it reports."""
-    model = tiny_classifier(nn.Dropout(0.5))
-    watch = Watch(model)
-    train = watch.loader(TensorLoader(*toy_data(10), batch_size=4), "train")
-    val = watch.loader(TensorLoader(*toy_data(6, seed=1), batch_size=4), "val")
+    model, watch, train, val, optimizer = watched_fit(10, 6)
     loss_fn = RecordingLoss(watch)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     try:
         history, changed = call(fit_fn, model, train, val, loss_fn, optimizer, Accuracy(), EPOCHS, model=model,
                                 keeps_mode=False)

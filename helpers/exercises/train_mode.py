@@ -1,12 +1,10 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
-import torch
 from torch import nn
 
-from ..data import TensorLoader
 from ._common import (
-    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number, tiny_classifier,
-    toy_data, validation_problems, verdict, Watch,
+    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number, trained_in_eval_mode,
+    validation_problems, verdict, Watch, watched_fit,
 )
 
 NOTEBOOK = "08_train_mode"
@@ -20,13 +18,6 @@ HINTS = [
 EPOCHS = 3
 
 
-def epochs_text(epochs: list[int]) -> str:
-    """'epoch 2' or 'epochs 2 and 3' or 'epochs 2, 3 and 4'."""
-    if len(epochs) == 1:
-        return f"epoch {epochs[0]}"
-    return f"epochs {', '.join(map(str, epochs[:-1]))} and {epochs[-1]}"
-
-
 def diagnose(watch: Watch) -> list[Problem]:
     """What the Dropout layer saw in the training and the validation batches of every epoch."""
     found = [problem for problem in [watch.copied()] if problem]
@@ -37,25 +28,13 @@ def diagnose(watch: Watch) -> list[Problem]:
     if not watch.passes(phase="val"):
         return found + [Problem(f"Your fit never went through the validation data in {EPOCHS} epochs.",
                                 "Each epoch ends with a pass over the validation loader.")]
-    train = watch.passes("Dropout", phase="train")
-    off = [s for s in train if not s.training]
-    if off:
-        epochs = sorted({s.epoch for s in off})
-        found.append(Problem(f"Dropout was off in {len(off)} of {len(train)} training batches, all in "
-                             f"{epochs_text(epochs)}: from then on, the model trained in eval mode.",
-                             "The model trains without the regularisation it was built with, and nothing "
-                             "in the numbers says so."))
-    return found + validation_problems(watch)
+    return found + [p for p in [trained_in_eval_mode(watch)] if p] + validation_problems(watch)
 
 
 @isolated("fit")
 def check(fit_fn) -> Feedback:
     """Fit a model with Dropout for 3 epochs of 3 training and 2 validation batches, watching every pass."""
-    model = tiny_classifier(nn.Dropout(0.5))
-    watch = Watch(model)
-    train = watch.loader(TensorLoader(*toy_data(12), batch_size=4), "train")
-    val = watch.loader(TensorLoader(*toy_data(8, seed=1), batch_size=4), "val")
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model, watch, train, val, optimizer = watched_fit(12, 8)
     try:
         history, problems = call(fit_fn, model, train, val, nn.CrossEntropyLoss(), optimizer, EPOCHS, model=model,
                                  keeps_mode=False)
