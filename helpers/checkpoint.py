@@ -1,8 +1,10 @@
 """Checkpoints: everything a faithful resume needs, written atomically, read with weights_only=True."""
 
+import glob
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -43,11 +45,14 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         "format": FORMAT, "epoch": epoch, "history": history, "best": best or {},
         "model": model.state_dict(), "optimizer_class": type(optimizer).__name__,
         "optimizer": optimizer.state_dict(),
+        "scheduler_class": type(scheduler).__name__ if scheduler is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict() if scaler is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None else {},
         "random": random_state(generator),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by saves that crashed
+        stale.unlink(missing_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -57,9 +62,20 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         Path(tmp).unlink(missing_ok=True)
 
 
-def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    generator: torch.Generator | None = None, scheduler=None, scaler=None) -> dict:
-    """Restore what save_checkpoint wrote into the given objects; returns the epoch, history and best."""
+def check_writable(path: str | Path) -> None:
+    """Fail now, not after the first epoch, when the checkpoint's folder cannot take a file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise CheckpointError(f"Cannot write the checkpoint {path}: {error.strerror or error}. Point checkpoint= "
+                              "at a file in a folder you can write to.") from None
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Everything save_checkpoint wrote to `path`, or a CheckpointError naming the path and what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path} is {'a folder' if path.is_dir() else 'missing'}, not a checkpoint file. "
@@ -73,20 +89,85 @@ def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by helpers.save_checkpoint. Point checkpoint= at a "
                               "new file, or delete this one.")
+    return state
+
+
+def load_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator | None = None, scheduler=None, scaler=None) -> dict:
+    """Restore what save_checkpoint wrote into the given objects; returns the epoch, history and best."""
+    state = read_checkpoint(path)
+    restore(path, state, model=model, optimizer=optimizer, generator=generator, scheduler=scheduler, scaler=scaler)
+    return {"epoch": state["epoch"], "history": state["history"], "best": state["best"]}
+
+
+def restore(path: str | Path, state: dict, *, model: nn.Module, optimizer: torch.optim.Optimizer,
+            generator: torch.Generator | None = None, scheduler=None, scaler=None) -> None:
+    """Put a read checkpoint into the given objects, after checking it fits every one of them."""
+    _check_fits(path, state, model, optimizer, scheduler, scaler)
+    changed = _changed_hyperparameters(optimizer, state["optimizer"], ignore_lr=scheduler is not None)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and scaler.is_enabled() and state["scaler"]:
+        scaler.load_state_dict(state["scaler"])  # a scaler newly enabled (float16 from here on) starts fresh
+    restore_random_state(state["random"], generator)
+    if changed:
+        warnings.warn(f"{path} holds the optimizer's {changed}; the checkpoint's values win, so the resumed run "
+                      "continues the saved one. To train with the new values, start afresh with a new checkpoint "
+                      "path.", stacklevel=3)
+
+
+def _check_fits(path: str | Path, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler, scaler) -> None:
+    """Refuse a checkpoint that does not fit, before anything has been changed."""
     if state["optimizer_class"] != type(optimizer).__name__:
         raise CheckpointError(f"{path} was saved with a {state['optimizer_class']} optimizer, but this run "
                               f"uses {type(optimizer).__name__}. Resume with the same optimizer, or start afresh.")
-    try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as error:
-        raise CheckpointError(f"{path} does not fit this model or optimizer: "
-                              f"{' '.join(str(error).split())[:300]}") from None
-    for name, target in (("scheduler", scheduler), ("scaler", scaler)):
-        if (target is None) != (state[name] is None):
-            raise CheckpointError(f"{path} was saved {'without' if state[name] is None else 'with'} a {name}, "
-                                  f"and this run has {'one' if target is not None else 'none'}.")
-        if target is not None:
-            target.load_state_dict(state[name])
-    restore_random_state(state["random"], generator)
-    return {"epoch": state["epoch"], "history": state["history"], "best": state["best"]}
+    mine = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    saved = {name: tuple(t.shape) for name, t in state["model"].items()}
+    if mine != saved:
+        only_mine, only_saved = sorted(set(mine) - set(saved)), sorted(set(saved) - set(mine))
+        differ = ([f"this model has {_some(only_mine)}, the checkpoint not"] if only_mine else []) + \
+                 ([f"the checkpoint has {_some(only_saved)}, this model not"] if only_saved else []) + \
+                 [f"{n} is {saved[n]} saved, {mine[n]} here" for n in mine if n in saved and mine[n] != saved[n]][:3]
+        raise CheckpointError(f"{path} does not fit this model: {'; '.join(differ)}. Resume with the model the "
+                              "checkpoint was saved from, or start afresh.")
+    sizes = [len(group["params"]) for group in optimizer.state_dict()["param_groups"]]
+    saved_sizes = [len(group["params"]) for group in state["optimizer"]["param_groups"]]
+    if sizes != saved_sizes:
+        raise CheckpointError(f"{path} does not fit this optimizer: its parameter groups hold {saved_sizes} "
+                              f"tensors, this optimizer's {sizes}. Build the optimizer as the saved run did.")
+    saved_scheduler = state["scheduler_class"]
+    if saved_scheduler != (type(scheduler).__name__ if scheduler is not None else None):
+        has = f"a {type(scheduler).__name__}" if scheduler is not None else "none"
+        raise CheckpointError(f"{path} was saved {f'with a {saved_scheduler}' if saved_scheduler else 'without a'} "
+                              f"scheduler, and this run has {has}. Resume with the same scheduler, or start afresh.")
+    if state["scaler"] and scaler is None:
+        raise CheckpointError(f"{path} was saved with float16 loss scaling (a GradScaler's state): pass scaler= "
+                              "to restore it.")
+
+
+def _some(names: list[str]) -> str:
+    """The first three names, and how many more."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _changed_hyperparameters(optimizer: torch.optim.Optimizer, saved: dict, ignore_lr: bool) -> str:
+    """The hyperparameters this optimizer was built with that the checkpoint's values will replace, as text."""
+    changed = []
+    for index, (group, stored) in enumerate(zip(optimizer.param_groups, saved["param_groups"])):
+        for key, value in group.items():
+            if key in ("params", "param_names") or (key == "lr" and ignore_lr) or key not in stored:
+                continue
+            if not _same(value, stored[key]):
+                where = f" (group {index})" if len(optimizer.param_groups) > 1 else ""
+                changed.append(f"{key}={stored[key]!r}{where}, not the {key}={value!r} given")
+    return "; ".join(changed)
+
+
+def _same(a, b) -> bool:
+    """Whether two hyperparameter values are equal (numbers, tuples or tensors)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.equal(torch.as_tensor(a), torch.as_tensor(b))
+    return a == b

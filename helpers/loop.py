@@ -10,7 +10,7 @@ from torch import nn
 from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_writable, read_checkpoint, restore, save_checkpoint
 from .devices import same_device
 from .metrics import as_collection, to_floats
 
@@ -122,7 +122,8 @@ class Best:
 
     def state(self) -> dict:
         """What a checkpoint keeps, to continue early stopping after a resume."""
-        return {"value": self.value, "epoch": self.epoch, "weights": self.weights}
+        return {"monitor": self.monitor, "mode": self.mode, "value": self.value, "epoch": self.epoch,
+                "weights": self.weights}
 
 
 def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, *,
@@ -143,9 +144,11 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     state = dict(model=model, optimizer=optimizer, generator=getattr(train_loader, "generator", None),
                  scheduler=scheduler, scaler=scaler)
     history, best, start = History(), Best(monitor, mode), 1
-    if checkpoint is not None and Path(checkpoint).exists():
-        resumed = load_checkpoint(checkpoint, **state)
-        history, best, start = History(resumed["history"]), Best(monitor, mode, **resumed["best"]), resumed["epoch"] + 1
+    if checkpoint is not None:
+        check_writable(checkpoint)
+        if Path(checkpoint).exists():
+            keys = _record_keys(train_metrics, max_grad_norm, scheduler)
+            history, best, start = _resume(checkpoint, state, epochs, best, patience, keys)
     bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not progress)
     for epoch in bar:
         lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
@@ -169,6 +172,52 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     if patience is not None and best.weights is not None:
         model.load_state_dict(best.weights)
     return history
+
+
+def _resume(path: str | Path, parts: dict, epochs: int, best: Best, patience: int | None,
+            keys: set[str]) -> tuple[History, Best, int]:
+    """Continue the run saved at `path`, after checking that this call asks for its continuation."""
+    saved = read_checkpoint(path)
+    _check_continues(path, saved, epochs, best, patience, keys)
+    restore(path, saved, **parts)
+    done = saved["epoch"]
+    print(f"Resuming from {path}: {done} of {epochs} epochs done, continuing with epoch {done + 1}.")
+    stored = Best(**saved["best"])
+    return History(saved["history"]), stored if stored.value is not None else best, done + 1
+
+
+def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, patience: int | None,
+                     keys: set[str]) -> None:
+    """Refuse a checkpoint that this call would not continue as asked: finished, or another run's settings."""
+    done, stored = saved["epoch"], Best(**saved["best"])
+    fresh = "point checkpoint= at a new file (or delete this one) to train afresh"
+    if done >= epochs:
+        raise CheckpointError(f"{path} already holds {done} epochs and this call asks for epochs={epochs}: there "
+                              f"is nothing to train. Ask for more epochs (epochs={done + 1} or more) to continue, "
+                              f"or {fresh}.")
+    if patience is not None and stored.value is not None:
+        if (stored.monitor, stored.mode) != (best.monitor, best.mode):
+            raise CheckpointError(f"{path} kept its best epoch by monitor={stored.monitor!r}, mode={stored.mode!r}; "
+                                  f"this call asks for monitor={best.monitor!r}, mode={best.mode!r}. Continue with "
+                                  f"the same monitor and mode, or {fresh}.")
+        if done - stored.epoch >= patience:
+            raise CheckpointError(f"{path} stopped early: {stored.monitor} has not improved since epoch "
+                                  f"{stored.epoch} of {done} (patience={patience}). Raise patience to continue, "
+                                  f"or {fresh}.")
+    recorded = set(saved["history"][-1]) if saved["history"] else keys
+    if recorded != keys:
+        differ = [f"{verb} {', '.join(sorted(names))}" for verb, names in
+                  (("adds", keys - recorded), ("drops", recorded - keys)) if names]
+        raise CheckpointError(f"{path} was written by a run that recorded other values: this call "
+                              f"{' and '.join(differ)}, so its history would mix two kinds of record. Use the "
+                              f"same metrics, max_grad_norm and scheduler to continue, or {fresh}.")
+
+
+def _record_keys(metrics: MetricCollection, max_grad_norm: float | None, scheduler) -> set[str]:
+    """The names each epoch's record will have: loss and metrics, their val_ twins, grad_norm and lr if used."""
+    measured = {"loss", *metrics.keys(keep_base=False)}
+    return (measured | {f"val_{name}" for name in measured} | ({"grad_norm"} if max_grad_norm is not None else set())
+            | ({"lr"} if scheduler is not None else set()))
 
 
 def _lost(error: FloatingPointError, history: History, checkpoint: str | Path | None) -> FloatingPointError:

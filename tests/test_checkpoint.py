@@ -1,8 +1,10 @@
+import copy
 import os
 import pickle
 import random
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -150,14 +152,84 @@ def test_mismatched_model_or_optimizer(tmp_path):
     model, optimizer = training_state()
     path = tmp_path / "c.ckpt"
     save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
-    wider = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))
-    with pytest.raises(CheckpointError, match=rf"{path} does not fit this model or optimizer.*size mismatch"):
+    wider = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 3))
+    with pytest.raises(CheckpointError, match=rf"{path} does not fit this model: 0.weight is \(16, 6\) saved, "
+                                              r"\(32, 6\) here; 0.bias is \(16,\) saved, \(32,\) here"):
         load_checkpoint(path, model=wider, optimizer=torch.optim.SGD(wider.parameters(), lr=0.1))
+    other = make_mlp(batchnorm=True)
+    with pytest.raises(CheckpointError, match=r"does not fit this model: this model has 1.bias, 1.num_batches_"
+                                              r"tracked, 1.running_mean and 2 more, the checkpoint not\. "):
+        load_checkpoint(path, model=other, optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
     with pytest.raises(CheckpointError, match="saved with a SGD optimizer, but this run uses Adam"):
         load_checkpoint(path, model=model, optimizer=torch.optim.Adam(model.parameters()))
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1)
-    with pytest.raises(CheckpointError, match="saved without a scheduler, and this run has one"):
+    with pytest.raises(CheckpointError, match="saved without a scheduler, and this run has a StepLR"):
         load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler)
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[], scheduler=scheduler)
+    other = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+    with pytest.raises(CheckpointError, match="saved with a StepLR scheduler, and this run has a ExponentialLR"):
+        load_checkpoint(path, model=model, optimizer=optimizer, scheduler=other)
+    with pytest.raises(CheckpointError, match="saved with a StepLR scheduler, and this run has none"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_a_load_that_fails_changes_nothing(tmp_path):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    other, _ = training_state(seed=1)
+    split = torch.optim.SGD([{"params": other[0].parameters()}, {"params": other[3].parameters()}], lr=0.1)
+    weights, optimizer_state = copy.deepcopy(other.state_dict()), copy.deepcopy(split.state_dict())
+    random_before = torch.get_rng_state()
+    with pytest.raises(CheckpointError, match=r"does not fit this optimizer: its parameter groups hold \[4\] "
+                                              r"tensors, this optimizer's \[2, 2\]"):
+        load_checkpoint(path, model=other, optimizer=split)
+    assert all(torch.equal(weights[k], v) for k, v in other.state_dict().items()), "the model was changed"
+    assert split.state_dict() == optimizer_state and torch.equal(torch.get_rng_state(), random_before)
+
+
+def test_parts_saved_empty_or_disabled_need_not_be_passed(tmp_path):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[],
+                    scaler=torch.amp.GradScaler("cpu", enabled=False))  # what fit saves without float16
+    assert load_checkpoint(path, model=model, optimizer=optimizer)["epoch"] == 1
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, history=[], scaler=torch.amp.GradScaler("cpu"))
+    with pytest.raises(CheckpointError, match="saved with float16 loss scaling.*pass scaler="):
+        load_checkpoint(path, model=model, optimizer=optimizer)
+
+
+def test_a_changed_learning_rate_is_named_and_the_checkpoint_wins(tmp_path):
+    model, optimizer = training_state()  # SGD, lr=0.1, momentum=0.9
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    slower = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    with pytest.warns(UserWarning, match=rf"{path} holds the optimizer's lr=0.1, not the lr=0.05 given; the "
+                                         "checkpoint's values win"):
+        load_checkpoint(path, model=model, optimizer=slower)
+    assert slower.param_groups[0]["lr"] == 0.1
+
+
+def test_a_scheduled_learning_rate_is_not_a_change(tmp_path):
+    model, optimizer = training_state()
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    optimizer.step()
+    scheduler.step()  # lr 0.05 now; a new run builds the optimizer with 0.1 again
+    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[], scheduler=scheduler)
+    again = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=again,
+                        scheduler=torch.optim.lr_scheduler.StepLR(again, step_size=1, gamma=0.5))
+    assert again.param_groups[0]["lr"] == 0.05
+
+
+def test_a_save_removes_what_crashed_saves_of_the_same_checkpoint_left(tmp_path):
+    model, optimizer = training_state()
+    for name in (".c.ckpt.k2j4x.tmp", ".c.ckpt.0a9_b.tmp", ".other.ckpt.k2j4x.tmp", "c.ckpt.notes"):
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
+    assert sorted(os.listdir(tmp_path)) == [".other.ckpt.k2j4x.tmp", "c.ckpt", "c.ckpt.notes"]
 
 
 def test_numpy_state_is_not_saved(tmp_path):

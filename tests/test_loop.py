@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from conftest import make_mlp
-from helpers import Accuracy, History, TensorLoader, classification_metrics, evaluate, fit, train_one_epoch
+from helpers import (Accuracy, CheckpointError, History, TensorLoader, classification_metrics, evaluate, fit,
+                     train_one_epoch)
 
 CPU = torch.device("cpu")
 
@@ -405,3 +406,104 @@ def test_fit_refuses_options_before_any_work(toy_loader, model, options, words):
     with pytest.raises(ValueError, match=words):
         fit(model, toy_loader, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(params, lr=0.1),
             metrics=Accuracy(), progress=False, **{"epochs": 2, **options})
+
+
+# Resuming: fit continues a checkpoint only when the call asks for that run's continuation.
+
+def fit_saved(toy_data, path, epochs, model=None, metrics=None, **options) -> History:
+    """fit on the toy data with a checkpoint; validation disagrees with training, so val_loss rises."""
+    x, y = toy_data
+    model = model or make_mlp()
+    return fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+               torch.optim.SGD(model.parameters(), lr=0.5), epochs=epochs, progress=False, checkpoint=path,
+               metrics=metrics or classification_metrics(), **options)
+
+
+def test_a_resume_says_which_file_and_epoch_it_continues_from(toy_data, tmp_path, capsys):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=2)
+    assert capsys.readouterr().out == ""
+    assert len(fit_saved(toy_data, path, epochs=4)) == 4
+    assert capsys.readouterr().out == f"Resuming from {path}: 2 of 4 epochs done, continuing with epoch 3.\n"
+
+
+@pytest.mark.parametrize("epochs", [2, 1])
+def test_a_checkpoint_that_already_holds_the_epochs_is_refused(toy_data, tmp_path, epochs):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=2)
+    model = make_mlp()
+    with pytest.raises(CheckpointError, match=rf"{path} already holds 2 epochs and this call asks for "
+                                              rf"epochs={epochs}: there is nothing to train. Ask for more epochs "
+                                              r"\(epochs=3 or more\).*new file \(or delete this one\)"):
+        fit_saved(toy_data, path, epochs=epochs, model=model)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), make_mlp().state_dict().values()))
+
+
+def test_a_checkpoint_kept_by_another_monitor_is_refused(toy_data, tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=2, patience=5)
+    with pytest.raises(CheckpointError, match=rf"{path} kept its best epoch by monitor='val_loss', mode='min'; "
+                                              r"this call asks for monitor='val_accuracy', mode='max'"):
+        fit_saved(toy_data, path, epochs=4, patience=5, monitor="val_accuracy", mode="max")
+    with pytest.raises(CheckpointError, match=r"monitor='val_loss', mode='min'; this call asks for "
+                                              r"monitor='val_loss', mode='max'"):
+        fit_saved(toy_data, path, epochs=4, patience=5, mode="max")
+
+
+def test_a_run_without_early_stopping_may_continue_with_it(toy_data, tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=2)
+    history = fit_saved(toy_data, path, epochs=6, patience=1, monitor="val_loss", mode="max")
+    assert len(history) == 6  # val_loss rises every epoch: with this call's mode="max" each epoch is a new best
+
+
+def test_a_run_that_stopped_early_is_not_continued(toy_data, tmp_path):
+    path = tmp_path / "run.ckpt"
+    assert len(fit_saved(toy_data, path, epochs=10, patience=2)) == 3  # val_loss is lowest after epoch 1
+    with pytest.raises(CheckpointError, match=rf"{path} stopped early: val_loss has not improved since epoch 1 "
+                                              r"of 3 \(patience=2\). Raise patience to continue"):
+        fit_saved(toy_data, path, epochs=10, patience=2)
+    assert len(fit_saved(toy_data, path, epochs=10, patience=3)) == 4
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"metrics": Accuracy()}, "this call adds Accuracy, val_Accuracy and drops accuracy, val_accuracy"),
+    ({"max_grad_norm": 1.0}, "this call adds grad_norm,"),
+])
+def test_a_checkpoint_that_recorded_other_values_is_refused(toy_data, tmp_path, options, words):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=2)
+    with pytest.raises(CheckpointError, match=rf"{path} was written by a run that recorded other values: {words}"):
+        fit_saved(toy_data, path, epochs=4, **options)
+
+
+@pytest.mark.parametrize("before, after", [(None, torch.float16), (torch.float16, None),
+                                           (torch.float16, torch.bfloat16)])
+def test_precision_may_change_on_resume(toy_data, tmp_path, before, after):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=1, precision=before)
+    history = fit_saved(toy_data, path, epochs=2, precision=after)
+    assert len(history) == 2 and all(map(math.isfinite, history["loss"]))
+
+
+def test_fit_checks_the_checkpoint_can_be_written_before_the_first_epoch(toy_data, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    loss = CountingLoss()
+    x, y = toy_data
+    model = make_mlp()
+    with pytest.raises(CheckpointError, match=rf"Cannot write the checkpoint {tmp_path}/notes.txt/run.ckpt: .*"
+                                              "a folder you can write to"):
+        fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), loss,
+            torch.optim.SGD(model.parameters(), lr=0.5), epochs=2, metrics=Accuracy(), progress=False,
+            checkpoint=tmp_path / "notes.txt" / "run.ckpt")
+    assert loss.calls == 0
+
+
+class CountingLoss(nn.CrossEntropyLoss):
+    """Cross-entropy that counts its calls."""
+
+    calls = 0
+
+    def forward(self, logits, targets):
+        self.calls += 1
+        return super().forward(logits, targets)
