@@ -4,7 +4,8 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, mnist_transform, train_val_split
 from .devices import DEVICE_ENV, device_name, get_default_device
 from .environment import check_environment
-from .loop import History, evaluate, fit, train_one_epoch
+from .history import History
+from .loop import evaluate, fit, train_one_epoch
 from .metrics import Accuracy, classification_metrics
 from .models import mnist_mlp
 from .plotting import plot_history, show_digits

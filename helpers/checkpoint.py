@@ -10,6 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .distributed import gather, is_main, rank, world_size
+from .history import Best, History
+
 FORMAT = "helpers.checkpoint/1"
 
 
@@ -39,8 +42,11 @@ def restore_random_state(state: dict, generator: torch.Generator | None) -> None
 def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
                     history: list[dict[str, float]], generator: torch.Generator | None = None,
                     scheduler=None, scaler=None, best: dict | None = None) -> None:
-    """Write the training state to `path` atomically: a temporary file in the same folder, then a rename."""
+    """Write the training state to `path` atomically: a temporary file in the same folder, then a rename.
+
+    Under torchrun every process calls this (each one's random state is kept) and the main process writes."""
     path = Path(path)
+    randoms = gather(random_state(generator))
     state = {
         "format": FORMAT, "epoch": epoch, "history": history, "best": best or {},
         "model": model.state_dict(), "optimizer_class": type(optimizer).__name__,
@@ -48,8 +54,10 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         "scheduler_class": type(scheduler).__name__ if scheduler is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": scaler.state_dict() if scaler is not None else {},
-        "random": random_state(generator),
+        "random": randoms[0], "random_ranks": randoms,
     }
+    if not is_main():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by saves that crashed
         stale.unlink(missing_ok=True)
@@ -111,7 +119,7 @@ def restore(path: str | Path, state: dict, *, model: nn.Module, optimizer: torch
         scheduler.load_state_dict(state["scheduler"])
     if scaler is not None and scaler.is_enabled() and state["scaler"]:
         scaler.load_state_dict(state["scaler"])  # a scaler newly enabled (float16 from here on) starts fresh
-    restore_random_state(state["random"], generator)
+    restore_random_state(state["random_ranks"][rank()], generator)
     if changed:
         warnings.warn(f"{path} holds the optimizer's {changed}; the checkpoint's values win, so the resumed run "
                       "continues the saved one. To train with the new values, start afresh with a new checkpoint "
@@ -143,6 +151,10 @@ def _check_fits(path: str | Path, state: dict, model: nn.Module, optimizer: torc
         has = f"a {type(scheduler).__name__}" if scheduler is not None else "none"
         raise CheckpointError(f"{path} was saved {f'with a {saved_scheduler}' if saved_scheduler else 'without a'} "
                               f"scheduler, and this run has {has}. Resume with the same scheduler, or start afresh.")
+    if len(state["random_ranks"]) != world_size():
+        raise CheckpointError(f"{path} was saved by {len(state['random_ranks'])} process(es) and this run has "
+                              f"{world_size()}: each process's random state continues only in a run of the same "
+                              "size. Resume with as many processes, or start afresh.")
     if state["scaler"] and scaler is None:
         raise CheckpointError(f"{path} was saved with float16 loss scaling (a GradScaler's state): pass scaler= "
                               "to restore it.")
@@ -171,3 +183,43 @@ def _same(a, b) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         return torch.equal(torch.as_tensor(a), torch.as_tensor(b))
     return a == b
+
+
+def resume(path: str | Path, parts: dict, epochs: int, best: Best, patience: int | None,
+            keys: set[str]) -> tuple[History, Best, int]:
+    """Continue the run saved at `path`, after checking that this call asks for its continuation."""
+    saved = read_checkpoint(path)
+    _check_continues(path, saved, epochs, best, patience, keys)
+    restore(path, saved, **parts)
+    done = saved["epoch"]
+    if is_main():
+        print(f"Resuming from {path}: {done} of {epochs} epochs done, continuing with epoch {done + 1}.")
+    stored = Best(**saved["best"])
+    return History(saved["history"]), stored if stored.value is not None else best, done + 1
+
+
+def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, patience: int | None,
+                     keys: set[str]) -> None:
+    """Refuse a checkpoint that this call would not continue as asked: finished, or another run's settings."""
+    done, stored = saved["epoch"], Best(**saved["best"])
+    fresh = "point checkpoint= at a new file (or delete this one) to train afresh"
+    if done >= epochs:
+        raise CheckpointError(f"{path} already holds {done} epoch{'s' * (done != 1)} and this call asks for epochs={epochs}: there "
+                              f"is nothing to train. Ask for more epochs (epochs={done + 1} or more) to continue, "
+                              f"or {fresh}.")
+    if patience is not None and stored.value is not None:
+        if (stored.monitor, stored.mode) != (best.monitor, best.mode):
+            raise CheckpointError(f"{path} kept its best epoch by monitor={stored.monitor!r}, mode={stored.mode!r}; "
+                                  f"this call asks for monitor={best.monitor!r}, mode={best.mode!r}. Continue with "
+                                  f"the same monitor and mode, or {fresh}.")
+        if done - stored.epoch >= patience:
+            raise CheckpointError(f"{path} stopped early: {stored.monitor} has not improved since epoch "
+                                  f"{stored.epoch} of {done} (patience={patience}). Raise patience to continue, "
+                                  f"or {fresh}.")
+    recorded = set(saved["history"][-1]) if saved["history"] else keys
+    if recorded != keys:
+        differ = [f"{verb} {', '.join(sorted(names))}" for verb, names in
+                  (("adds", keys - recorded), ("drops", recorded - keys)) if names]
+        raise CheckpointError(f"{path} was written by a run that recorded other values: this call "
+                              f"{' and '.join(differ)}, so its history would mix two kinds of record. Use the "
+                              f"same metrics, max_grad_norm and scheduler to continue, or {fresh}.")

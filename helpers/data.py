@@ -4,11 +4,12 @@ import math
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset, random_split
 from torchvision.datasets import MNIST
 from torchvision.transforms import v2
 
 from .devices import get_default_device
+from .distributed import rank, world_size
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 FULL_MNIST_DIR = Path.home() / ".cache" / "pytorch-training-loop-course"
@@ -50,8 +51,27 @@ def as_tensors(dataset: MNIST | Subset, device: torch.device | str = "cpu") -> t
     return images.as_subclass(torch.Tensor).to(device), base.targets[indices].to(device)
 
 
+class ShardSampler(DistributedSampler):
+    """DistributedSampler without its padding: each process takes every world_size()-th sample of the
+    epoch's order, and every sample is seen exactly once (so shards differ in length by at most one)."""
+
+    def __init__(self, dataset: Dataset, *, shuffle: bool, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=world_size(), rank=rank(), shuffle=shuffle, seed=seed)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = (torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+                 if self.shuffle else torch.arange(n))
+        return iter(order[self.rank::self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
 class TensorLoader:
-    """Batches of in-memory tensors, indexed in the order a DataLoader would draw them."""
+    """Batches of in-memory tensors, indexed in the order a DataLoader would draw them.
+
+    Under torchrun each process takes every world_size()-th sample of that order, as ShardSampler does."""
 
     def __init__(self, *tensors: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
                  generator: torch.Generator | None = None, drop_last: bool = False) -> None:
@@ -61,9 +81,10 @@ class TensorLoader:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self.dataset = TensorDataset(*tensors)
         self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
+        self.rank, self.shards = rank(), world_size()
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(range(self.rank, len(self.dataset), self.shards))  # this process's share
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
@@ -74,9 +95,14 @@ class TensorLoader:
             seed = torch.empty((), dtype=torch.int64)
             generator = self.generator or torch.Generator().manual_seed(int(seed.random_().item()))
             order = torch.randperm(n, generator=generator).to(tensors[0].device)
+        elif self.shards > 1:
+            order = torch.arange(n, device=tensors[0].device)
+        gather = self.shuffle or self.shards > 1
+        if self.shards > 1:
+            order = order[self.rank::self.shards]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            # Shuffled batches gather their rows; unshuffled ones are slices: views, no copy.
-            index = order[start:start + self.batch_size] if self.shuffle else slice(start, start + self.batch_size)
+            # Shuffled or sharded batches gather their rows; the others are slices: views, no copy.
+            index = order[start:start + self.batch_size] if gather else slice(start, start + self.batch_size)
             yield tuple(t[index] for t in tensors)
         if self.shuffle:
             torch.randperm(n, generator=generator)  # RandomSampler draws one more, empty-sliced, per epoch
@@ -86,6 +112,10 @@ def mnist_loaders(batch_size: int = 64, *, generator: torch.Generator, val_size:
                   in_memory: bool = True, device: torch.device | None = None) -> tuple:
     """Training and validation loaders over the bundled training images (in memory, on `device`, by default)."""
     train_set, val_set = train_val_split(mnist(train=True), val_size, generator)
+    if not in_memory and world_size() > 1:  # every process draws the same seed, so all shuffle alike
+        seed = int(torch.randint(2**31, (), generator=generator))
+        return (DataLoader(train_set, batch_size, sampler=ShardSampler(train_set, shuffle=True, seed=seed)),
+                DataLoader(val_set, batch_size, sampler=ShardSampler(val_set, shuffle=False)))
     if not in_memory:
         return (DataLoader(train_set, batch_size, shuffle=True, generator=generator),
                 DataLoader(val_set, batch_size))

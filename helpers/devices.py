@@ -11,20 +11,20 @@ def get_default_device() -> torch.device:
     """The device named by $COURSE_DEVICE, else the available accelerator, else the CPU."""
     forced = os.environ.get(DEVICE_ENV, "").strip()
     if forced:
-        return _checked_device(forced)
+        return checked_device(forced)
     accelerator = torch.accelerator.current_accelerator(check_available=True)
     return accelerator if accelerator is not None else torch.device("cpu")
 
 
-def _checked_device(name: str) -> torch.device:
-    """Parse a device name from $COURSE_DEVICE and make sure this machine has it."""
+def checked_device(name: str, setting: str = DEVICE_ENV) -> torch.device:
+    """Parse a device name given by `setting` (an environment variable or a flag) and make sure this machine has it."""
+    instead = f"unset {DEVICE_ENV} to pick the best available device" if setting == DEVICE_ENV else \
+        "leave it out to pick the best available device"
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(
-            f"{DEVICE_ENV}={name!r} is not a device name. Use cpu, cuda, cuda:1 or mps, "
-            f"or unset {DEVICE_ENV} to pick the best available device."
-        ) from None
+        raise ValueError(f"{setting}={name!r} is not a device name. Use cpu, cuda, cuda:1 or mps, or {instead}.") \
+            from None
     if device.type == "cpu":
         return device
     accelerator = torch.accelerator.current_accelerator(check_available=True)
@@ -32,10 +32,7 @@ def _checked_device(name: str) -> torch.device:
     if not available or (device.index is not None and device.index >= torch.accelerator.device_count()):
         count = torch.accelerator.device_count()
         found = "no accelerator" if accelerator is None else f"{count} {accelerator.type} device(s)"
-        raise ValueError(
-            f"{DEVICE_ENV}={name!r}, but this machine has {found}. "
-            f"Set {DEVICE_ENV}=cpu, or unset it to pick the best available device."
-        )
+        raise ValueError(f"{setting}={name!r}, but this machine has {found}. Use {setting}=cpu, or {instead}.")
     return device
 
 

@@ -2,55 +2,54 @@
 
 import contextlib
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
-from .checkpoint import CheckpointError, check_writable, read_checkpoint, restore, save_checkpoint
+from .checkpoint import check_writable, resume, save_checkpoint
 from .devices import same_device
+from .distributed import all_sum, gather, is_main, rank, unwrap, world_size
+from .history import Best, History
 from .metrics import as_collection, to_floats
 
 
 def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-                    metrics: Metric | MetricCollection, device: torch.device, *,
+                    metrics: Metric | MetricCollection, device: torch.device, *, accumulate: int = 1,
                     max_grad_norm: float | None = None, precision: torch.dtype | None = None,
                     scaler: torch.amp.GradScaler | None = None, batch_scheduler=None,
                     epoch: int | None = None) -> dict[str, float]:
     """One pass over `loader` in train mode: the per-sample mean loss and each metric.
 
-    Options: clip gradients to `max_grad_norm` (the mean norm before clipping is returned as grad_norm),
-    run the forward pass in `precision` (torch.bfloat16, torch.float16) with a GradScaler for float16,
-    and step `batch_scheduler` after every batch."""
+    Options: one optimizer step per `accumulate` batches (each batch's loss weighted by its share of the
+    samples in its group), clip gradients to `max_grad_norm` (the mean norm before clipping is returned as
+    grad_norm), run the forward pass in `precision` (torch.bfloat16, torch.float16) with a GradScaler for
+    float16, and step `batch_scheduler` after every optimizer step. Under torchrun, `model` is wrapped in
+    DistributedDataParallel and the loss and metrics cover the batches of every process."""
     device = torch.device(device)
     metrics = _prepare(model, loss_fn, metrics, device)
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     autocast = _autocast(device, precision)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("Every parameter of the model has requires_grad=False, so there is nothing to train: "
-                         "unfreeze the layers to train with p.requires_grad_(True).")
+    _check_trainable(model, loader, accumulate)
     model.train()
     losses, sizes, norms = [], [], []
-    for batch in loader:
-        inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
+    for group in _groups(loader, accumulate, device):
         optimizer.zero_grad(set_to_none=True)
-        with autocast:
-            logits = _checked(model(inputs), targets)
-            loss = loss_fn(logits, targets)
-        scaler.scale(loss).backward()  # a disabled scaler passes the loss through
-        if max_grad_norm is not None:
-            scaler.unscale_(optimizer)
-            norms.append(nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
-        scaler.step(optimizer)
-        scaler.update()
+        for (inputs, targets), weight, last in zip(group, _weights(group, device), _lasts(group)):
+            with _synced(model, last):
+                with autocast:
+                    logits = _checked(model(inputs), targets)
+                    loss = loss_fn(logits, targets)
+                scaler.scale(loss * weight if weight is not None else loss).backward()
+            losses.append(loss.detach())
+            sizes.append(len(targets))
+            metrics.update(logits.detach(), targets)
+        norms += _step(model, optimizer, scaler, max_grad_norm)
         if batch_scheduler is not None:
             batch_scheduler.step()
-        losses.append(loss.detach())
-        sizes.append(len(targets))
-        metrics.update(logits.detach(), targets)
     extra = {"grad_norm": torch.stack(norms).mean()} if norms else {}
     return _summarize(losses, sizes, metrics, epoch, "training", extra)
 
@@ -63,6 +62,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
 
     Every module is put back in the mode it was in (a training loop stays in train mode)."""
     device = torch.device(device)
+    model = unwrap(model)  # processes may hold different numbers of batches: no DDP synchronisation here
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
     modes = {module: module.training for module in model.modules()}
@@ -82,79 +82,41 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     return _summarize(losses, sizes, metrics, epoch, "validation")
 
 
-@dataclass
-class History:
-    """One record per epoch: loss, val_loss, each metric and its val_ twin."""
-
-    records: list[dict[str, float]] = field(default_factory=list)
-
-    def __getitem__(self, key: str) -> list[float]:
-        return [record[key] for record in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __repr__(self) -> str:
-        keys = list(self.records[0]) if self.records else []
-        rows = [" ".join(f"{k:>12}" for k in ["epoch", *keys])]
-        rows += [" ".join([f"{i:>12}", *(f"{r[k]:>12.4f}" for k in keys)]) for i, r in enumerate(self.records, 1)]
-        return "\n".join(rows)
-
-
-@dataclass
-class Best:
-    """The best value of a monitored history entry so far, the epoch that reached it, and its weights."""
-
-    monitor: str = "val_loss"
-    mode: str = "min"
-    value: float | None = None
-    epoch: int = 0
-    weights: dict[str, torch.Tensor] | None = None
-
-    def update(self, record: dict[str, float], epoch: int, model: nn.Module) -> None:
-        """Keep a copy of the weights when `record` beats the best so far."""
-        if self.monitor not in record:
-            raise ValueError(f"Cannot monitor {self.monitor!r}: the history has {sorted(record)}.")
-        value = record[self.monitor]
-        if self.value is None or (value < self.value if self.mode == "min" else value > self.value):
-            self.value, self.epoch = value, epoch
-            self.weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
-
-    def state(self) -> dict:
-        """What a checkpoint keeps, to continue early stopping after a resume."""
-        return {"monitor": self.monitor, "mode": self.mode, "value": self.value, "epoch": self.epoch,
-                "weights": self.weights}
-
-
 def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, *,
         epochs: int, metrics: Metric | MetricCollection, device: torch.device | None = None,
-        progress: bool = True, max_grad_norm: float | None = None, precision: torch.dtype | None = None,
-        scheduler=None, step_scheduler: str = "epoch", patience: int | None = None, monitor: str = "val_loss",
-        mode: str = "min", checkpoint: str | Path | None = None) -> History:
+        progress: bool = True, accumulate: int = 1, max_grad_norm: float | None = None,
+        precision: torch.dtype | None = None, scheduler=None, step_scheduler: str = "epoch",
+        patience: int | None = None, monitor: str = "val_loss", mode: str = "min",
+        checkpoint: str | Path | None = None) -> History:
     """Train for `epochs`, evaluating after each; data goes to the model's device unless `device` is given.
 
-    Off unless asked for: gradient clipping (max_grad_norm), mixed precision (precision=torch.bfloat16
-    or torch.float16), a learning-rate scheduler stepped per "epoch" or per "batch" (its lr recorded),
-    early stopping after `patience` epochs without a better `monitor` (the best weights restored), and
-    a checkpoint saved after every epoch and resumed from when the file exists."""
-    _check_options(model, epochs, patience, step_scheduler, mode)
+    Off unless asked for: gradient accumulation over `accumulate` batches, gradient clipping
+    (max_grad_norm), mixed precision (precision=torch.bfloat16 or torch.float16), a learning-rate
+    scheduler stepped per "epoch" or per optimizer step ("batch"; its lr recorded), early stopping after
+    `patience` epochs without a better `monitor` (the best weights restored), and a checkpoint saved after
+    every epoch and resumed from when the file exists. Under torchrun only the main process shows
+    progress, prints and writes the checkpoint."""
+    _check_options(model, epochs, patience, step_scheduler, mode, accumulate)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
-    state = dict(model=model, optimizer=optimizer, generator=getattr(train_loader, "generator", None),
+    state = dict(model=unwrap(model), optimizer=optimizer, generator=getattr(train_loader, "generator", None),
                  scheduler=scheduler, scaler=scaler)
     history, best, start = History(), Best(monitor, mode), 1
     if checkpoint is not None:
-        check_writable(checkpoint)
+        if is_main():
+            check_writable(checkpoint)
         if Path(checkpoint).exists():
             keys = _record_keys(train_metrics, max_grad_norm, scheduler)
-            history, best, start = _resume(checkpoint, state, epochs, best, patience, keys)
-    bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not progress)
+            history, best, start = resume(checkpoint, state, epochs, best, patience, keys)
+    bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not (progress and is_main()))
     for epoch in bar:
         lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
+        _set_epoch(train_loader, epoch)
         try:
             train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
-                                    max_grad_norm=max_grad_norm, precision=precision, scaler=scaler, epoch=epoch,
+                                    accumulate=accumulate, max_grad_norm=max_grad_norm, precision=precision,
+                                    scaler=scaler, epoch=epoch,
                                     batch_scheduler=scheduler if step_scheduler == "batch" else None)
             val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
         except FloatingPointError as error:
@@ -164,53 +126,14 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
         if scheduler is not None and step_scheduler == "epoch":
             _step_per_epoch(scheduler, val["loss"])
         if patience is not None:
-            best.update(history.records[-1], epoch, model)
+            best.update(history.records[-1], epoch, unwrap(model))
         if checkpoint is not None:
             save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), **state)
         if patience is not None and epoch - best.epoch >= patience:
             break
     if patience is not None and best.weights is not None:
-        model.load_state_dict(best.weights)
+        unwrap(model).load_state_dict(best.weights)
     return history
-
-
-def _resume(path: str | Path, parts: dict, epochs: int, best: Best, patience: int | None,
-            keys: set[str]) -> tuple[History, Best, int]:
-    """Continue the run saved at `path`, after checking that this call asks for its continuation."""
-    saved = read_checkpoint(path)
-    _check_continues(path, saved, epochs, best, patience, keys)
-    restore(path, saved, **parts)
-    done = saved["epoch"]
-    print(f"Resuming from {path}: {done} of {epochs} epochs done, continuing with epoch {done + 1}.")
-    stored = Best(**saved["best"])
-    return History(saved["history"]), stored if stored.value is not None else best, done + 1
-
-
-def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, patience: int | None,
-                     keys: set[str]) -> None:
-    """Refuse a checkpoint that this call would not continue as asked: finished, or another run's settings."""
-    done, stored = saved["epoch"], Best(**saved["best"])
-    fresh = "point checkpoint= at a new file (or delete this one) to train afresh"
-    if done >= epochs:
-        raise CheckpointError(f"{path} already holds {done} epochs and this call asks for epochs={epochs}: there "
-                              f"is nothing to train. Ask for more epochs (epochs={done + 1} or more) to continue, "
-                              f"or {fresh}.")
-    if patience is not None and stored.value is not None:
-        if (stored.monitor, stored.mode) != (best.monitor, best.mode):
-            raise CheckpointError(f"{path} kept its best epoch by monitor={stored.monitor!r}, mode={stored.mode!r}; "
-                                  f"this call asks for monitor={best.monitor!r}, mode={best.mode!r}. Continue with "
-                                  f"the same monitor and mode, or {fresh}.")
-        if done - stored.epoch >= patience:
-            raise CheckpointError(f"{path} stopped early: {stored.monitor} has not improved since epoch "
-                                  f"{stored.epoch} of {done} (patience={patience}). Raise patience to continue, "
-                                  f"or {fresh}.")
-    recorded = set(saved["history"][-1]) if saved["history"] else keys
-    if recorded != keys:
-        differ = [f"{verb} {', '.join(sorted(names))}" for verb, names in
-                  (("adds", keys - recorded), ("drops", recorded - keys)) if names]
-        raise CheckpointError(f"{path} was written by a run that recorded other values: this call "
-                              f"{' and '.join(differ)}, so its history would mix two kinds of record. Use the "
-                              f"same metrics, max_grad_norm and scheduler to continue, or {fresh}.")
 
 
 def _record_keys(metrics: MetricCollection, max_grad_norm: float | None, scheduler) -> set[str]:
@@ -232,7 +155,8 @@ def _lost(error: FloatingPointError, history: History, checkpoint: str | Path | 
     return lost
 
 
-def _check_options(model: nn.Module, epochs: int, patience: int | None, step_scheduler: str, mode: str) -> None:
+def _check_options(model: nn.Module, epochs: int, patience: int | None, step_scheduler: str, mode: str,
+                   accumulate: int) -> None:
     """Refuse fit's arguments that cannot mean what was asked, before any work."""
     if next(model.parameters(), None) is None:
         raise ValueError("The model has no parameters, so there is nothing to train: give fit a model with "
@@ -242,6 +166,7 @@ def _check_options(model: nn.Module, epochs: int, patience: int | None, step_sch
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be at least 1 epoch without improvement (or None to train every epoch), "
                          f"got {patience}.")
+    _check_accumulate(accumulate)
     if step_scheduler not in ("epoch", "batch") or mode not in ("min", "max"):
         raise ValueError(f"step_scheduler must be 'epoch' or 'batch' and mode 'min' or 'max', "
                          f"got {step_scheduler!r} and {mode!r}.")
@@ -256,6 +181,84 @@ def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
             f"a {type(batch).__name__}")
     raise TypeError(f"The loop expects every batch to be an (inputs, targets) pair, got {seen}. Make the "
                     "dataset's __getitem__ return (input, target).")
+
+
+def _check_trainable(model: nn.Module, loader, accumulate: int) -> None:
+    """Refuse a model that cannot train: frozen, or not wrapped for several processes, or uneven shards."""
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("Every parameter of the model has requires_grad=False, so there is nothing to train: "
+                         "unfreeze the layers to train with p.requires_grad_(True).")
+    _check_accumulate(accumulate)
+    if world_size() == 1:
+        return
+    if not isinstance(model, DistributedDataParallel):
+        raise ValueError(f"{world_size()} processes train this model, but it is not wrapped in "
+                         "DistributedDataParallel, so their gradients would never be averaged: pass "
+                         "helpers.distributed.wrap(model, device).")
+    counts = gather(len(loader))
+    if min(counts) != max(counts):
+        raise ValueError(f"The processes hold {', '.join(map(str, counts))} training batches: each "
+                         "optimizer step needs a batch from every process. Change the batch size so that the "
+                         "last batch has a sample for each process, or use drop_last=True.")
+
+
+def _check_accumulate(accumulate: int) -> None:
+    """Refuse a number of batches per optimizer step below one."""
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise ValueError(f"accumulate must be a whole number of batches per optimizer step, 1 or more; got "
+                         f"{accumulate!r}.")
+
+
+def _groups(loader, accumulate: int, device: torch.device):
+    """The loader's batches as pairs on `device`, `accumulate` at a time (the last group may be shorter)."""
+    group = []
+    for batch in loader:
+        group.append(tuple(t.to(device, non_blocking=True) for t in _pair(batch)))
+        if len(group) == accumulate:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _weights(group: list, device: torch.device) -> list:
+    """Each batch's share of its group's samples, counted over every process (None: a lone batch, weight 1).
+
+    DDP averages gradients over the processes, so each process's share is multiplied by their number."""
+    sizes = [len(targets) for _, targets in group]
+    if world_size() == 1:
+        return [None] if len(group) == 1 else [size / sum(sizes) for size in sizes]
+    total = all_sum(torch.full((), float(sum(sizes)), device=device))  # a fill, not a copy: no host sync
+    return [size * world_size() / total for size in sizes]
+
+
+def _lasts(group: list) -> list[bool]:
+    """True for the group's last batch: the one whose backward pass synchronises and is followed by a step."""
+    return [index == len(group) - 1 for index in range(len(group))]
+
+
+def _synced(model: nn.Module, last: bool):
+    """DDP's no_sync() on every batch of a group but the last, so gradients are averaged once per step."""
+    return model.no_sync() if isinstance(model, DistributedDataParallel) and not last else contextlib.nullcontext()
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          max_grad_norm: float | None) -> list[torch.Tensor]:
+    """One optimizer step through the scaler, after clipping; returns the norm before clipping, if clipped."""
+    norms = []
+    if max_grad_norm is not None:
+        scaler.unscale_(optimizer)
+        norms.append(nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
+    scaler.step(optimizer)  # a disabled scaler steps the optimizer directly
+    scaler.update()
+    return norms
+
+
+def _set_epoch(loader, epoch: int) -> None:
+    """Tell a DistributedSampler the epoch, so every epoch is shuffled differently (and alike in every process)."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
 
 
 def _step_per_epoch(scheduler, val_loss: float) -> None:
@@ -306,11 +309,14 @@ def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricColl
                          "with a batch size larger than the dataset?")
     batch_losses = torch.stack(losses).float()
     weights = torch.tensor(sizes, dtype=batch_losses.dtype, device=batch_losses.device)
-    mean_loss = (batch_losses * weights).sum() / weights.sum()
-    values = to_floats({"loss": mean_loss, **metrics.compute(), **(extra or {})})
+    total = all_sum(torch.stack([(batch_losses * weights).sum(), weights.sum()]))  # over every process
+    values = to_floats({"loss": total[0] / total[1], **metrics.compute(), **(extra or {})})
     if not math.isfinite(values["loss"]):
-        bad = int(torch.nonzero(~torch.isfinite(batch_losses))[0])
-        where = f"epoch {epoch}, batch {bad}" if epoch is not None else f"batch {bad}"
-        raise FloatingPointError(f"The {phase} loss became {batch_losses[bad].item()} at {where}. Lower the "
-                                 "learning rate, clip gradients (max_grad_norm=1.0), or check the inputs for NaN.")
+        bad = torch.nonzero(~torch.isfinite(batch_losses)).flatten().tolist()
+        where = (f"batch {bad[0]}" if bad else "a batch of another process") + \
+                (f" of process {rank()}" if bad and world_size() > 1 else "")
+        became = f"became {batch_losses[bad[0]].item()}" if bad else "became non-finite"
+        raise FloatingPointError(f"The {phase} loss {became} at {f'epoch {epoch}, ' if epoch is not None else ''}"
+                                 f"{where}. Lower the learning rate, clip gradients (max_grad_norm=1.0), or check "
+                                 "the inputs for NaN.")
     return values

@@ -400,6 +400,7 @@ def test_a_frozen_model_gets_a_clear_error(toy_loader):
     (nn.ReLU(), {}, "The model has no parameters"),
     (make_mlp(), {"epochs": 0}, "epochs must be at least 1, got 0"),
     (make_mlp(), {"patience": 0}, "patience must be at least 1 epoch"),
+    (make_mlp(), {"accumulate": 0}, "accumulate must be a whole number of batches"),
 ])
 def test_fit_refuses_options_before_any_work(toy_loader, model, options, words):
     params = list(model.parameters()) or [nn.Parameter(torch.zeros(1))]
@@ -507,3 +508,46 @@ class CountingLoss(nn.CrossEntropyLoss):
     def forward(self, logits, targets):
         self.calls += 1
         return super().forward(logits, targets)
+
+
+# Gradient accumulation: k batches per optimizer step equal one batch k times larger.
+
+@pytest.mark.parametrize("batch_size, accumulate", [(2, 3), (4, 1), (1, 6)])
+def test_accumulated_batches_equal_one_larger_batch_even_when_the_last_group_is_short(toy_data, batch_size,
+                                                                                       accumulate):
+    x, y = toy_data  # 10 samples: batches of 2 in groups of 3 give groups of 6 and 4 samples
+    big, small = make_mlp(), make_mlp()
+    scheduler_steps = []
+    results = []
+    for model, loader, k in ((big, TensorLoader(x, y, batch_size=batch_size * accumulate), 1),
+                             (small, TensorLoader(x, y, batch_size=batch_size), accumulate)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        results.append(train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, classification_metrics(),
+                                       CPU, accumulate=k, batch_scheduler=scheduler))
+        scheduler_steps.append(scheduler.last_epoch)
+    assert results[0] == pytest.approx(results[1], rel=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(big.parameters(), small.parameters()))
+    assert scheduler_steps[0] == scheduler_steps[1] == math.ceil(10 / (batch_size * accumulate))  # per step
+
+
+def test_accumulation_that_averages_batches_equally_would_differ(toy_data):
+    x, y = toy_data  # the groups hold 6 and 4 samples: equal weights per batch are wrong only in the last one
+    model, naive = make_mlp(), make_mlp()
+    optimizer = torch.optim.SGD(naive.parameters(), lr=0.5)
+    for start in (0, 6):
+        optimizer.zero_grad()
+        for i in range(start, min(start + 6, 10), 2):
+            (nn.functional.cross_entropy(naive(x[i:i + 2]), y[i:i + 2]) / 3).backward()
+        optimizer.step()
+    train_one_epoch(model, TensorLoader(x, y, batch_size=2), nn.CrossEntropyLoss(),
+                    torch.optim.SGD(model.parameters(), lr=0.5), Accuracy(), CPU, accumulate=3)
+    assert not all(torch.allclose(a, b, atol=1e-4) for a, b in zip(model.parameters(), naive.parameters()))
+
+
+@pytest.mark.parametrize("accumulate", [0, 1.5, True])
+def test_accumulate_must_be_a_whole_number_of_batches(toy_loader, accumulate):
+    model = make_mlp()
+    with pytest.raises(ValueError, match=rf"accumulate must be a whole number of batches.*got {accumulate!r}"):
+        train_one_epoch(model, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        Accuracy(), CPU, accumulate=accumulate)

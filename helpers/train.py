@@ -1,0 +1,82 @@
+"""Train the course MLP on the bundled MNIST images from the command line, in one process or many:
+
+    python -m helpers.train --epochs 3
+    torchrun --standalone --nproc-per-node 2 -m helpers.train --epochs 3 --batch-size 32
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import distributed
+from .checkpoint import CheckpointError
+from .data import mnist_loaders
+from .devices import checked_device, get_default_device
+from .loop import fit
+from .metrics import classification_metrics
+from .models import mnist_mlp
+from .seeding import set_seed
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options; a bad value exits with a one-line error."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD's learning rate, momentum 0.9 (default 0.05)")
+    parser.add_argument("--seed", type=int, default=0, help="the split, the initial weights and the order")
+    parser.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (default 1)")
+    parser.add_argument("--checkpoint", type=Path, help="save after every epoch; resume when the file exists")
+    parser.add_argument("--history-json", type=Path, help="write the per-epoch records here as a JSON list")
+    parser.add_argument("--device", help="cpu, cuda, mps... (default: the best available)")
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size", "accumulate"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.seed <= 2**32 - 1:
+        parser.error(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
+    if args.device is not None:
+        try:
+            args.device = checked_device(args.device, "--device")
+        except ValueError as error:
+            parser.error(str(error))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train with the parsed options; under torchrun, each process trains on its share of every batch."""
+    args = parse(argv)
+    device = distributed.start(args.device or get_default_device())
+    try:
+        generator = set_seed(args.seed)  # the same in every process: one split, one order, one initial model
+        train_loader, val_loader = mnist_loaders(args.batch_size, generator=generator, device=device)
+        model = distributed.wrap(mnist_mlp().to(device), device)
+        torch.manual_seed(args.seed + distributed.rank())  # each process its own dropout masks, if any
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+        try:
+            history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, epochs=args.epochs,
+                          metrics=classification_metrics(), accumulate=args.accumulate, checkpoint=args.checkpoint)
+        except CheckpointError as error:
+            raise SystemExit(f"python -m helpers.train: error: {error}") from None
+        if distributed.is_main():
+            print(history)
+            if args.history_json is not None:
+                write_json(args.history_json, history.records)
+    finally:
+        distributed.end()
+
+
+def write_json(path: Path, records: list[dict[str, float]]) -> None:
+    """Write `records` to `path` whole or not at all (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(records, indent=1))
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

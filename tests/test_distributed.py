@@ -1,0 +1,122 @@
+"""Many processes: sharding in one process (by pretending to be each rank), then real torchrun runs with gloo."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DistributedSampler
+
+import helpers.data
+import helpers.loop
+from conftest import make_mlp
+from helpers import TensorLoader, distributed, train_one_epoch
+from helpers.data import ShardSampler
+
+
+def as_rank(monkeypatch, rank: int, world: int) -> None:
+    """Make helpers.data see this process as `rank` of `world` processes."""
+    monkeypatch.setattr(helpers.data, "rank", lambda: rank)
+    monkeypatch.setattr(helpers.data, "world_size", lambda: world)
+
+
+def test_outside_torchrun_everything_is_one_process():
+    model = make_mlp()
+    assert not distributed.launched() and distributed.rank() == 0 and distributed.world_size() == 1
+    assert distributed.is_main() and distributed.start(torch.device("cpu")) == torch.device("cpu")
+    assert distributed.wrap(model, torch.device("cpu")) is model and distributed.unwrap(model) is model
+    assert distributed.gather(3) == [3] and distributed.all_sum(torch.tensor(2.0)).item() == 2.0
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_shards_hold_every_sample_exactly_once(monkeypatch, shuffle):
+    shards = []
+    for rank in range(3):
+        as_rank(monkeypatch, rank, 3)
+        sampler = ShardSampler(range(10), shuffle=shuffle, seed=5)
+        sampler.set_epoch(2)
+        shards.append(list(sampler))
+        assert len(sampler) == len(shards[-1])
+    assert sorted(sum(shards, [])) == list(range(10)) and [len(s) for s in shards] == [4, 3, 3]
+    padded = [list(DistributedSampler(range(10), num_replicas=3, rank=r, shuffle=shuffle, seed=5)) for r in range(3)]
+    assert len(sum(padded, [])) == 12  # the stock sampler repeats two samples to make the shards even
+
+
+def test_each_epoch_is_shuffled_differently_and_alike_in_every_process(monkeypatch):
+    orders = {}
+    for rank in range(2):
+        as_rank(monkeypatch, rank, 2)
+        sampler = ShardSampler(range(20), shuffle=True, seed=0)
+        for epoch in (1, 2):
+            sampler.set_epoch(epoch)
+            orders[rank, epoch] = list(sampler)
+    assert orders[0, 1] != orders[0, 2]
+    assert sorted(orders[0, 1] + orders[1, 1]) == list(range(20)) == sorted(orders[0, 2] + orders[1, 2])
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_tensor_loader_shards_match_one_process_with_a_larger_batch_batch_by_batch(monkeypatch, shuffle):
+    x = torch.arange(10)
+    single = [b[0].tolist() for b in TensorLoader(x, x, batch_size=6, shuffle=shuffle,
+                                                  generator=torch.Generator().manual_seed(0))]
+    per_rank = []
+    for rank in range(3):
+        as_rank(monkeypatch, rank, 3)
+        loader = TensorLoader(x, x, batch_size=2, shuffle=shuffle, generator=torch.Generator().manual_seed(0))
+        per_rank.append([b[0].tolist() for b in loader])
+        assert len(loader) == len(per_rank[-1]) == 2
+    for k, batch in enumerate(single):
+        assert sorted(sum((shard[k] for shard in per_rank), [])) == sorted(batch)
+
+
+def test_several_processes_need_a_wrapped_model(monkeypatch, toy_loader):
+    monkeypatch.setattr(helpers.loop, "world_size", lambda: 2)
+    model = make_mlp()
+    with pytest.raises(ValueError, match="2 processes train this model, but it is not wrapped in "
+                                         r"DistributedDataParallel.*helpers.distributed.wrap\(model, device\)"):
+        train_one_epoch(model, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        helpers.Accuracy(), torch.device("cpu"))
+
+
+# Real runs: torchrun with gloo on the CPU. Process start-up dominates, so a few short runs share results.
+
+def train(tmp_path, name: str, processes: int, *flags: str) -> list[dict]:
+    """Run helpers.train (under torchrun when processes > 1) and return its history."""
+    out = tmp_path / f"{name}.json"
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+                if processes > 1 else [sys.executable])
+    done = subprocess.run([*launcher, "-m", "helpers.train", "--device", "cpu", "--history-json", str(out), *flags],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def assert_same(a: list[dict], b: list[dict], tolerance: float) -> None:
+    assert len(a) == len(b) and all(set(x) == set(y) for x, y in zip(a, b))
+    worst = max(abs(x[key] - y[key]) for x, y in zip(a, b) for key in x)
+    assert worst <= tolerance, f"largest difference {worst:.2e}"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("runs")
+
+
+def test_two_processes_of_32_train_as_one_of_64_and_resume_exactly(runs):
+    one = train(runs, "one", 1, "--epochs", "4", "--batch-size", "64")
+    two = train(runs, "two", 2, "--epochs", "4", "--batch-size", "32")
+    assert_same(one, two, 1e-5)
+    checkpoint = str(runs / "two.ckpt")
+    assert len(train(runs, "half", 2, "--epochs", "2", "--batch-size", "32", "--checkpoint", checkpoint)) == 2
+    resumed = train(runs, "resumed", 2, "--epochs", "4", "--batch-size", "32", "--checkpoint", checkpoint)
+    assert resumed == two  # every process's random state and the optimizer came back: the same run
+
+
+def test_three_processes_of_20_train_as_one_of_60_and_validate_each_image_once(runs):
+    # 4,000 training images leave a last batch of 40 (14, 13, 13 per process); 1,000 validation images
+    # do not divide by 3: a padded sampler would count two of them twice.
+    assert_same(train(runs, "one60", 1, "--epochs", "1", "--batch-size", "60"),
+                train(runs, "three", 3, "--epochs", "1", "--batch-size", "20"), 1e-5)

@@ -1,0 +1,50 @@
+"""The command line: its options, its one-line errors, and gradient accumulation end to end."""
+
+import json
+
+import pytest
+import torch
+
+from helpers.train import main, parse
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+    (["--accumulate", "-2"], "--accumulate must be at least 1, got -2"),
+    (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1, got -1"),
+    (["--device", "gpu0"], "--device='gpu0' is not a device name. Use cpu, cuda, cuda:1 or mps"),
+    (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+])
+def test_a_bad_flag_is_one_line_not_a_traceback(capsys, flags, words):
+    with pytest.raises(SystemExit) as exited:
+        parse(flags)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and error[-1].startswith(f"python -m helpers.train: error: {words}")
+    assert not any("Traceback" in line for line in error)
+
+
+@pytest.mark.skipif(torch.accelerator.current_accelerator(check_available=True) is not None,
+                    reason="this machine has an accelerator")
+def test_a_device_this_machine_lacks_is_named(capsys):
+    with pytest.raises(SystemExit):
+        parse(["--device", "cuda"])
+    assert "--device='cuda', but this machine has no accelerator. Use --device=cpu" in capsys.readouterr().err
+
+
+def test_accumulating_4_batches_of_16_trains_as_batches_of_64(tmp_path):
+    # 4,000 training images: 250 batches of 16 end with a group of 2, as 62.5 batches of 64 end with 32.
+    runs = {}
+    for name, flags in {"64": ["--batch-size", "64"], "16x4": ["--batch-size", "16", "--accumulate", "4"]}.items():
+        main(["--epochs", "2", "--device", "cpu", "--history-json", str(tmp_path / f"{name}.json"), *flags])
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert [set(r) for r in runs["64"]] == [{"loss", "accuracy", "val_loss", "val_accuracy"}] * 2
+    worst = max(abs(a[k] - b[k]) for a, b in zip(runs["64"], runs["16x4"]) for k in a)
+    assert worst <= 1e-5, f"largest difference {worst:.2e}"
+
+
+def test_a_finished_checkpoint_is_a_one_line_error(tmp_path, capsys):
+    flags = ["--epochs", "1", "--device", "cpu", "--checkpoint", str(tmp_path / "run.ckpt")]
+    main(flags)
+    with pytest.raises(SystemExit, match=r"python -m helpers.train: error: .*run.ckpt already holds 1 epoch and"):
+        main(flags)
