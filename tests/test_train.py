@@ -12,6 +12,7 @@ from helpers.train import main, parse
     (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
     (["--accumulate", "-2"], "--accumulate must be at least 1, got -2"),
     (["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["--val-size", "0"], "--val-size must be at least 1, got 0"),
     (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1, got -1"),
     (["--device", "gpu0"], "--device='gpu0' is not a device name. Use cpu, cuda, cuda:1 or mps"),
     (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
@@ -33,7 +34,8 @@ def test_a_device_this_machine_lacks_is_named(capsys):
 
 
 def test_accumulating_4_batches_of_16_trains_as_batches_of_64(tmp_path):
-    # 4,000 training images: 250 batches of 16 end with a group of 2, as 62.5 batches of 64 end with 32.
+    # 3,000 training images: 188 batches of 16, the last of 8, so the last group of 4 holds 56 images, as the
+    # last batch of 64 does. Dividing each batch's loss by 4 would weigh those 8 images like 16.
     runs = {}
     for name, flags in {"64": ["--batch-size", "64"], "16x4": ["--batch-size", "16", "--accumulate", "4"]}.items():
         main(["--epochs", "2", "--device", "cpu", "--history-json", str(tmp_path / f"{name}.json"), *flags])
