@@ -100,12 +100,12 @@ class TensorLoader:
             order = torch.randperm(n, generator=generator).to(tensors[0].device)
         elif self.shards > 1:
             order = torch.arange(n, device=tensors[0].device)
-        gather = self.shuffle or self.shards > 1
+        indexed = self.shuffle or self.shards > 1
         if self.shards > 1:
             order = order[self.rank::self.shards]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             # Shuffled or sharded batches gather their rows; the others are slices: views, no copy.
-            index = order[start:start + self.batch_size] if gather else slice(start, start + self.batch_size)
+            index = order[start:start + self.batch_size] if indexed else slice(start, start + self.batch_size)
             yield tuple(t[index] for t in tensors)
         if self.shuffle:
             torch.randperm(n, generator=generator)  # RandomSampler draws one more, empty-sliced, per epoch
