@@ -38,8 +38,8 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     losses, sizes, norms = [], [], []
     for group in _groups(loader, accumulate, device):
         optimizer.zero_grad(set_to_none=True)
-        for (inputs, targets), weight, last in zip(group, _weights(group, device), _lasts(group)):
-            with _synced(model, last):
+        for index, ((inputs, targets), weight) in enumerate(zip(group, _weights(group, device))):
+            with _synced(model, last=index == len(group) - 1):
                 with autocast:
                     logits = _checked(model(inputs), targets)
                     loss = loss_fn(logits, targets)
@@ -230,11 +230,6 @@ def _weights(group: list, device: torch.device) -> list:
         return [None] if len(group) == 1 else [size / sum(sizes) for size in sizes]
     total = all_sum(torch.full((), float(sum(sizes)), device=device))  # a fill, not a copy: no host sync
     return [size * world_size() / total for size in sizes]
-
-
-def _lasts(group: list) -> list[bool]:
-    """True for the group's last batch: the one whose backward pass synchronises and is followed by a step."""
-    return [index == len(group) - 1 for index in range(len(group))]
 
 
 def _synced(model: nn.Module, last: bool):

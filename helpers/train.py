@@ -14,7 +14,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import CheckpointError
-from .data import mnist_loaders
+from .data import mnist, mnist_loaders
 from .devices import checked_device, get_default_device
 from .loop import fit
 from .metrics import classification_metrics
@@ -38,6 +38,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("epochs", "batch_size", "accumulate", "val_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.val_size >= (images := len(mnist(train=True))):
+        parser.error(f"--val-size must leave images to train on: below {images}, got {args.val_size}")
     if not 0 <= args.seed <= 2**32 - 1:
         parser.error(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
     if args.device is not None:

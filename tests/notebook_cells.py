@@ -15,11 +15,15 @@ def tags(cell: dict) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
+def exercise_source(path: Path) -> str:
+    """The code of the notebook's exercise cell."""
+    return "".join(next(c["source"] for c in cells(path) if c["cell_type"] == "code" and "exercise" in tags(c)))
+
+
 def exercise_function(path: Path, name: str):
     """Run the notebook's exercise code cell on its own and return the function it defines."""
-    source = "".join(next(c["source"] for c in cells(path) if c["cell_type"] == "code" and "exercise" in tags(c)))
     namespace: dict = {}
-    exec(compile(source, str(path), "exec"), namespace)
+    exec(compile(exercise_source(path), str(path), "exec"), namespace)
     return namespace[name]
 
 

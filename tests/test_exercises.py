@@ -7,15 +7,16 @@ import torch
 
 import helpers
 from helpers.exercises import (
-    EXERCISES, capstone, eval_mode, loss_averaging, loss_graph, metric_reset, resume_optimizer, scheduler,
-    split_generator, train_mode, zero_grad,
+    EXERCISES, accumulation, capstone, eval_mode, loss_averaging, loss_graph, metric_reset, resume_optimizer,
+    scheduler, set_epoch, split_generator, train_mode, zero_grad,
 )
 from helpers.exercises._common import WIDTH
-from notebook_cells import ROOT, cells, define, exercise_function, tags
+from notebook_cells import ROOT, cells, define, exercise_function, exercise_source, tags
 
 FUNCTION = {"eval_mode": "evaluate", "loss_averaging": "evaluate", "zero_grad": "train_one_epoch",
             "metric_reset": "evaluate", "split_generator": "split", "loss_graph": "train_one_epoch",
-            "resume_optimizer": "resume", "train_mode": "fit", "scheduler": "fit", "capstone": "fit"}
+            "resume_optimizer": "resume", "train_mode": "fit", "scheduler": "fit", "capstone": "fit",
+            "set_epoch": "fit", "accumulation": "train_one_epoch"}
 STARTER_SAYS = {
     "eval_mode": "Dropout was switching units off at random in 8 of the 8 batches of the two calls that found the "
                  "model in train mode. The same model on the same data gave the losses",
@@ -29,6 +30,8 @@ STARTER_SAYS = {
     "train_mode": "Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "scheduler": "The learning rate per epoch was 0.1\u21920.05, 0.05\u21920.025",
     "capstone": "3 of the 3 bugs remain. Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
+    "set_epoch": "Process 0 drew its 8 samples in the same order in all 3 epochs",
+    "accumulation": "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm",
 }
 NAMES = sorted(EXERCISES)
 
@@ -138,6 +141,8 @@ FIX_CODE = {
     train_mode: ["model.train()"],
     scheduler: ["once at the end of every epoch"],
     capstone: ["model.train()", "clone()", "* len(targets)"],
+    set_epoch: ["set_epoch("],
+    accumulation: ["* len(targets) /"],
 }
 
 
@@ -554,8 +559,9 @@ TRAIN_MODE_RIGHT = {
         "VALIDATE", "val_loss = helpers.evaluate(model, val_loader, loss_fn, helpers.Accuracy(), 'cpu')['loss']"),
 }
 
-SCHEDULER_TEMPLATE = '''
-def fit(model, loader, loss_fn, optimizer, scheduler, epochs):
+EPOCH_LOOP = '''
+def fit(model, loader, loss_fn, optimizer, ARGUMENTS):
+    model.train()
     for epoch in range(epochs):
         EPOCH_START
         for inputs, targets in loader:
@@ -568,9 +574,14 @@ def fit(model, loader, loss_fn, optimizer, scheduler, epochs):
 '''
 
 
+def epoch_loop(arguments: str, epoch_start: str, batch_end: str, epoch_end: str) -> str:
+    """A plain fit taking `arguments` after the optimizer, with code at the start and end of every epoch and batch."""
+    return (EPOCH_LOOP.replace("ARGUMENTS", arguments).replace("EPOCH_START", epoch_start)
+            .replace("BATCH_END", batch_end).replace("EPOCH_END", epoch_end))
+
+
 def scheduler_source(epoch_start="", batch_end="", epoch_end="scheduler.step()"):
-    return (SCHEDULER_TEMPLATE.replace("EPOCH_START", epoch_start).replace("BATCH_END", batch_end)
-            .replace("EPOCH_END", epoch_end))
+    return epoch_loop("scheduler, epochs", epoch_start, batch_end, epoch_end)
 
 
 SCHEDULER_WRONG = {
@@ -588,9 +599,96 @@ SCHEDULER_RIGHT = {
     "after a last look at the lr": scheduler_source(epoch_end="lr = scheduler.get_last_lr()[0]; scheduler.step()"),
 }
 
+def set_epoch_source(epoch_start="loader.sampler.set_epoch(epoch)", batch_end="", epoch_end=""):
+    return epoch_loop("epochs", epoch_start, batch_end, epoch_end)
+
+
+SET_EPOCH_WRONG = {
+    "always epoch 0": (set_epoch_source("loader.sampler.set_epoch(0)"),
+                       "Process 0 drew its 8 samples in the same order in all 3 epochs: 12, 9, 11, 13, 2, 15, 4, 7."),
+    "torch.manual_seed per epoch": (set_epoch_source("import torch; torch.manual_seed(epoch)"),
+                                    "in the same order in all 3 epochs: 12, 9, 11, 13, 2, 15, 4, 7. Nothing fails "
+                                    "and the loss still falls, but the model meets the same batches in the same "
+                                    "sequence every epoch, as if the data were never reshuffled. Also: Your function "
+                                    "re-seeded torch's global random generator."),
+    "set_epoch after the first batch": (set_epoch_source("", batch_end="loader.sampler.set_epoch(epoch)"),
+                                        "Process 0 drew its samples in an order it had drawn before: epoch 2 "
+                                        "repeated epoch 1"),
+    "set_epoch(epoch) after the epoch": (set_epoch_source("", epoch_end="loader.sampler.set_epoch(epoch)"),
+                                         "epoch 2 repeated epoch 1"),
+    "a random epoch number": (set_epoch_source("import random; loader.sampler.set_epoch(random.randrange(10**6))"),
+                              "In epoch 1 the processes' shares did not fit together: samples"),
+    "a DataLoader of its own": (set_epoch_source("import torch; loader = torch.utils.data.DataLoader("
+                                                 "loader.dataset, batch_size=4, shuffle=True)"),
+                                "Process 0 drew 48 samples in 3 epochs; its share is 8 samples per epoch (16 "
+                                "samples, 2 processes), 24 in all."),
+}
+SET_EPOCH_RIGHT = {
+    "set_epoch(epoch) first": set_epoch_source(),
+    "set_epoch(epoch + 1) after the epoch": set_epoch_source("", epoch_end="loader.sampler.set_epoch(epoch + 1)"),
+    "only when the sampler has set_epoch": set_epoch_source("if hasattr(loader.sampler, 'set_epoch'): "
+                                                            "loader.sampler.set_epoch(epoch)"),
+}
+
+ACCUMULATION_SOURCE = exercise_source(ROOT / "solutions" / "12_accumulation.ipynb")
+ACCUMULATION_STARTER = exercise_source(ROOT / "exercises" / "12_accumulation.ipynb")
+DIVIDED_AFTER = '''
+def train_one_epoch(model, loader, loss_fn, optimizer, accumulate):
+    total, count, samples = 0.0, 0, 0
+    optimizer.zero_grad()
+    for i, (inputs, targets) in enumerate(loader, 1):
+        loss = loss_fn(model(inputs), targets)
+        (loss * len(targets)).backward()
+        samples += len(targets)
+        total += loss.item() * len(targets)
+        count += len(targets)
+        if i % accumulate == 0 or i == len(loader):
+            for p in model.parameters():
+                p.grad /= samples
+            optimizer.step()
+            optimizer.zero_grad()
+            samples = 0
+    return {"loss": total / count}
+'''
+
+
+def edited(source: str, *changes: tuple[str, str]) -> str:
+    """`source` with each (old, new) change made."""
+    for old, new in changes:
+        assert old in source
+        source = source.replace(old, new)
+    return source
+
+
+ACCUMULATION_WRONG = {
+    "not divided": (edited(ACCUMULATION_STARTER, ("(loss / accumulate)", "loss")),
+                    "Step 1, after a group of 3 batches (4, 4 and 4 samples), used a gradient of norm 2.8425; the "
+                    "mean gradient of those 12 samples has norm 0.9475. That is the sum of the batches' gradients"),
+    "mean of the batch means": (edited(DIVIDED_AFTER, ("(loss * len(targets))", "loss"),
+                                       ("samples += len(targets)", "samples += 1")),
+                                "Each batch counted the same, but they hold 4 and 3 samples"),
+    "a step every batch": (edited(ACCUMULATION_STARTER, ("i % accumulate == 0 or i == len(loader)", "True")),
+                           "The optimizer took 5 steps in an epoch of 5 batches, after batches 1, 2, 3, 4 and 5; "
+                           "with accumulate=3 it takes 2, after batches 3 and 5."),
+    "last group never stepped": (edited(ACCUMULATION_STARTER, ("i % accumulate == 0 or i == len(loader)",
+                                                               "i % accumulate == 0")),
+                                 "The optimizer took 1 step in an epoch of 5 batches, after batch 3; with "
+                                 "accumulate=3 it takes 2, after batches 3 and 5. The epoch's last group (2 batches, "
+                                 "7 samples) never reached a step"),
+    "gradients kept from the step before": (edited(ACCUMULATION_SOURCE, ("        optimizer.zero_grad()\n", "")),
+                                            "It also carried the gradient of the step before it"),
+    "loss recorded after the division": (
+        edited(ACCUMULATION_SOURCE, ("total += loss.item()", "total += (loss / accumulate).item()")),
+        "The loss your function returned is 0.4138; the mean over the samples it scored is 1.2413."),
+}
+ACCUMULATION_RIGHT = {
+    "gradients divided by the group's samples before the step": DIVIDED_AFTER,
+    "a group of batches fetched ahead": edited(ACCUMULATION_SOURCE, ("for i, batch in enumerate(loader, 1):",
+                                                                     "for i, batch in enumerate(list(loader), 1):")),
+}
+
 CAPSTONE_FIT = exercise_function(ROOT / "solutions" / "10_capstone.ipynb", "fit")
-CAPSTONE_SOURCE = "".join(next(c["source"] for c in cells(ROOT / "solutions" / "10_capstone.ipynb")
-                               if c["cell_type"] == "code" and "exercise" in tags(c)))
+CAPSTONE_SOURCE = exercise_source(ROOT / "solutions" / "10_capstone.ipynb")
 NO_TRAIN_MODE = ("        model.train()  # validation left the model in eval mode\n", "")
 BATCH_MEANS = ("total += loss.item() * len(targets)  # weight by batch size: the last batch is short\n"
                "            count += len(targets)", "total += loss.item()\n            count += 1")
@@ -600,11 +698,7 @@ NO_VAL_RESET = ("        val_metric.reset()\n", "")
 
 def capstone_source(*changes: tuple[str, str]) -> str:
     """The capstone's solution with each (old, new) change made: bugs put back, or other ways to fix them."""
-    source = CAPSTONE_SOURCE
-    for old, new in changes:
-        assert old in source
-        source = source.replace(old, new)
-    return source
+    return edited(CAPSTONE_SOURCE, *changes)
 
 
 CAPSTONE_WRONG = {
@@ -638,6 +732,8 @@ CATALOGUE = [
     (train_mode, "fit", TRAIN_MODE_WRONG, TRAIN_MODE_RIGHT, None),
     (scheduler, "fit", SCHEDULER_WRONG, SCHEDULER_RIGHT, None),
     (capstone, "fit", CAPSTONE_WRONG, CAPSTONE_RIGHT, None),
+    (set_epoch, "fit", SET_EPOCH_WRONG, SET_EPOCH_RIGHT, None),
+    (accumulation, "train_one_epoch", ACCUMULATION_WRONG, ACCUMULATION_RIGHT, None),
 ]
 WRONG = [(m, name, label, src, words) for m, name, wrong, _, _ in CATALOGUE for label, (src, words) in wrong.items()]
 RIGHT = [(m, name, label, src, ref) for m, name, _, right, ref in CATALOGUE for label, src in right.items()]

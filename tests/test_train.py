@@ -13,6 +13,7 @@ from helpers.train import main, parse
     (["--accumulate", "-2"], "--accumulate must be at least 1, got -2"),
     (["--epochs", "0"], "--epochs must be at least 1, got 0"),
     (["--val-size", "0"], "--val-size must be at least 1, got 0"),
+    (["--val-size", "4000"], "--val-size must leave images to train on: below 4000, got 4000"),
     (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1, got -1"),
     (["--device", "gpu0"], "--device='gpu0' is not a device name. Use cpu, cuda, cuda:1 or mps"),
     (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),

@@ -248,6 +248,43 @@ def loss_problem(got: float, recount: tuple[float, float, float], what: str = "T
                    "Weight each batch's mean loss by its number of samples: the last batch is shorter.")
 
 
+class Tracking:
+    """A loader that remembers the batch it yielded last, and how many it has yielded."""
+
+    def __init__(self, loader: TensorLoader) -> None:
+        self.inner, self.dataset, self.batch, self.yielded = loader, loader.dataset, None, 0
+
+    def __iter__(self):
+        for batch in self.inner:
+            self.batch, self.yielded = batch, self.yielded + 1
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+
+def flat(tensors) -> torch.Tensor:
+    """Tensors (a model's gradients) as one vector."""
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def gradient_in(model: nn.Module) -> torch.Tensor:
+    """What the model's .grad fields hold now, as one vector (zeros where None)."""
+    return flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()).clone()
+
+
+def batch_gradient(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The gradient of the batch's mean cross-entropy at the model's current weights, .grad left alone."""
+    with torch.enable_grad():
+        logits = torch.func.functional_call(model, dict(model.named_parameters()), (inputs,))
+        return flat(torch.autograd.grad(nn.functional.cross_entropy(logits, targets), list(model.parameters())))
+
+
+def matches(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Two gradient vectors equal up to float rounding."""
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 @dataclass
 class Seen:
     """One forward pass of a watched module."""

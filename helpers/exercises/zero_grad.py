@@ -8,8 +8,8 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, tiny_classifier, toy_data, verdict, Watch,
+    batch_gradient, CPU, call, failed, Feedback, gradient_in, hint_and_solution, isolated, LearnerError,
+    loss_problem, matches, Problem, read_number, RecordingLoss, tiny_classifier, toy_data, Tracking, verdict, Watch,
 )
 
 NOTEBOOK = "03_zero_grad"
@@ -31,38 +31,12 @@ class Step:
     own: torch.Tensor
 
 
-class LastBatch:
-    """A loader that remembers the batch it yielded last."""
-
-    def __init__(self, loader: TensorLoader) -> None:
-        self.inner, self.dataset, self.batch = loader, loader.dataset, None
-
-    def __iter__(self):
-        for batch in self.inner:
-            self.batch = batch
-            yield batch
-
-    def __len__(self) -> int:
-        return len(self.inner)
-
-
-def flat(tensors) -> torch.Tensor:
-    return torch.cat([t.reshape(-1) for t in tensors])
-
-
-def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: LastBatch) -> list[Step]:
+def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Tracking) -> list[Step]:
     """A list that fills, at every optimizer.step(), with the gradient used and the batch's own gradient."""
     steps: list[Step] = []
-    params = list(model.parameters())
 
     def before_step(opt, args, kwargs) -> None:
-        used = flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in params)
-        inputs, targets = loader.batch
-        with torch.enable_grad():
-            loss = nn.functional.cross_entropy(torch.func.functional_call(model, dict(model.named_parameters()),
-                                                                          (inputs,)), targets)
-            own = flat(torch.autograd.grad(loss, params))
-        steps.append(Step(used.clone(), own))
+        steps.append(Step(gradient_in(model), batch_gradient(model, *loader.batch)))
 
     optimizer.register_step_pre_hook(before_step)
     return steps
@@ -70,10 +44,6 @@ def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Las
 
 def norms(vectors: list[torch.Tensor]) -> str:
     return ", ".join(f"{v.norm().item():.4f}" for v in vectors)
-
-
-def matches(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def diagnose(steps: list[Step], stale: torch.Tensor) -> list[Problem]:
@@ -113,9 +83,9 @@ def check(train_fn) -> Feedback:
     model = tiny_classifier()
     x, y = toy_data(12, spread=False)
     nn.functional.cross_entropy(model(x * 3), (y + 1) % 3).backward()  # gradients left by earlier work
-    stale = flat(p.grad for p in model.parameters()).clone()
+    stale = gradient_in(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    loader = LastBatch(TensorLoader(x, y, batch_size=4))
+    loader = Tracking(TensorLoader(x, y, batch_size=4))
     steps, watch = record_steps(model, optimizer, loader), Watch(model)
     loss_fn = RecordingLoss()
     try:
