@@ -9,8 +9,9 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test test-gpu notebooks bench mutation data clean
 
+# The server's root is the repository, so notebooks/, exercises/ and solutions/ all open from the lab.
 lab: $(READY)
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/01_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir="$(CURDIR)" notebooks/01_start_here.ipynb
 
 test: $(READY)
 	$(PY) -m pytest --nbval

@@ -30,7 +30,7 @@ STARTER_SAYS = {
     "train_mode": "Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "scheduler": "The learning rate per epoch was 0.1\u21920.05, 0.05\u21920.025",
     "capstone": "3 of the 3 bugs remain. Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
-    "set_epoch": "Process 0 drew its 8 samples in the same order in all 3 epochs",
+    "set_epoch": "Process 0 drew its 7 samples in the same order in all 3 epochs",
     "accumulation": "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm",
 }
 NAMES = sorted(EXERCISES)
@@ -112,6 +112,13 @@ def test_misuse_raises_but_a_crashing_answer_is_feedback(module):
 
     result = module.check(crashes)
     assert not result and result.headline == "Your function raised KeyError: 'targets'"
+    assert result.details == ["Run the cell above to see the full error, fix it, then check again."]
+
+
+def test_an_unusable_result_is_not_called_an_error():
+    result = loss_averaging.check(lambda *args: 0.25)
+    assert not result and result.headline == "Your function should return a dict with a 'loss' entry, got 0.25."
+    assert result.details == ["Fix your function, run its cell, then check again."]
 
 
 @pytest.mark.parametrize("module", [EXERCISES[n] for n in NAMES], ids=NAMES)
@@ -157,6 +164,14 @@ def test_only_the_last_hint_names_the_fix(module):
 
 
 # The catalogue: ways to get each exercise wrong (rejected, with the words that name the bug) and right.
+
+def edited(source: str, *changes: tuple[str, str]) -> str:
+    """`source` with each (old, new) change made."""
+    for old, new in changes:
+        assert old in source
+        source = source.replace(old, new)
+    return source
+
 
 EVAL_TEMPLATE = '''
 import copy
@@ -561,16 +576,22 @@ TRAIN_MODE_RIGHT = {
 
 EPOCH_LOOP = '''
 def fit(model, loader, loss_fn, optimizer, ARGUMENTS):
+    history = []
     model.train()
     for epoch in range(epochs):
         EPOCH_START
+        total, count = 0.0, 0
         for inputs, targets in loader:
             optimizer.zero_grad()
-            loss_fn(model(inputs), targets).backward()
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
             optimizer.step()
+            total += loss.item() * len(targets)
+            count += len(targets)
             BATCH_END
         EPOCH_END
-    return []
+        history.append(total / count)
+    return history
 '''
 
 
@@ -605,12 +626,9 @@ def set_epoch_source(epoch_start="loader.sampler.set_epoch(epoch)", batch_end=""
 
 SET_EPOCH_WRONG = {
     "always epoch 0": (set_epoch_source("loader.sampler.set_epoch(0)"),
-                       "Process 0 drew its 8 samples in the same order in all 3 epochs: 12, 9, 11, 13, 2, 15, 4, 7."),
+                       "Process 0 drew its 7 samples in the same order in all 3 epochs: 4, 7, 2, 9, 1, 5, 8."),
     "torch.manual_seed per epoch": (set_epoch_source("import torch; torch.manual_seed(epoch)"),
-                                    "in the same order in all 3 epochs: 12, 9, 11, 13, 2, 15, 4, 7. Nothing fails "
-                                    "and the loss still falls, but the model meets the same batches in the same "
-                                    "sequence every epoch, as if the data were never reshuffled. Also: Your function "
-                                    "re-seeded torch's global random generator."),
+                                    "Also: Your function re-seeded torch's global random generator."),
     "set_epoch after the first batch": (set_epoch_source("", batch_end="loader.sampler.set_epoch(epoch)"),
                                         "Process 0 drew its samples in an order it had drawn before: epoch 2 "
                                         "repeated epoch 1"),
@@ -618,10 +636,17 @@ SET_EPOCH_WRONG = {
                                          "epoch 2 repeated epoch 1"),
     "a random epoch number": (set_epoch_source("import random; loader.sampler.set_epoch(random.randrange(10**6))"),
                               "In epoch 1 the processes' shares did not fit together: samples"),
+    "the history not returned": (edited(set_epoch_source(), ("    return history", "")),
+                                 "Your function returned None; the mean training loss of each of the 3 epochs was"),
+    "no optimizer step": (edited(set_epoch_source(), ("            optimizer.step()\n", "")),
+                          "The optimizer took 0 steps in 3 epochs of 2 batches."),
+    "the batch means averaged": (edited(set_epoch_source(), ("loss.item() * len(targets)", "loss.item()"),
+                                        ("count += len(targets)", "count += 1")),
+                                 "the mean training loss of each of the 3 epochs was"),
     "a DataLoader of its own": (set_epoch_source("import torch; loader = torch.utils.data.DataLoader("
                                                  "loader.dataset, batch_size=4, shuffle=True)"),
-                                "Process 0 drew 48 samples in 3 epochs; its share is 8 samples per epoch (16 "
-                                "samples, 2 processes), 24 in all."),
+                                "Process 0 drew 42 samples in 3 epochs; its share is 7 samples per epoch (14 "
+                                "samples, 2 processes), 21 in all."),
 }
 SET_EPOCH_RIGHT = {
     "set_epoch(epoch) first": set_epoch_source(),
@@ -652,14 +677,6 @@ def train_one_epoch(model, loader, loss_fn, optimizer, accumulate):
 '''
 
 
-def edited(source: str, *changes: tuple[str, str]) -> str:
-    """`source` with each (old, new) change made."""
-    for old, new in changes:
-        assert old in source
-        source = source.replace(old, new)
-    return source
-
-
 ACCUMULATION_WRONG = {
     "not divided": (edited(ACCUMULATION_STARTER, ("(loss / accumulate)", "loss")),
                     "Step 1, after a group of 3 batches (4, 4 and 4 samples), used a gradient of norm 2.8425; the "
@@ -667,6 +684,12 @@ ACCUMULATION_WRONG = {
     "mean of the batch means": (edited(DIVIDED_AFTER, ("(loss * len(targets))", "loss"),
                                        ("samples += len(targets)", "samples += 1")),
                                 "Each batch counted the same, but they hold 4 and 3 samples"),
+    "divided by the group's number of batches": (edited(ACCUMULATION_SOURCE, ("(loss * len(targets) / samples)",
+                                                                          "(loss / len(group))")),
+                                                 "Each batch counted the same, but they hold 4 and 3 samples"),
+    "groups counted from 0": (edited(ACCUMULATION_STARTER, ("enumerate(loader, 1)", "enumerate(loader)")),
+                              "The optimizer took 2 steps in an epoch of 5 batches, after batches 1 and 4; with "
+                              "accumulate=3 it takes 2, after batches 3 and 5."),
     "a step every batch": (edited(ACCUMULATION_STARTER, ("i % accumulate == 0 or i == len(loader)", "True")),
                            "The optimizer took 5 steps in an epoch of 5 batches, after batches 1, 2, 3, 4 and 5; "
                            "with accumulate=3 it takes 2, after batches 3 and 5."),

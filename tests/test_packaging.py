@@ -1,4 +1,5 @@
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -35,3 +36,11 @@ def test_ci_runs_the_readme_test_command():
     assert setup == ["make lab", "make test"], "README gives exactly the two setup commands"
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test"
+
+
+def test_make_lab_serves_the_whole_course_and_opens_notebook_1():
+    """jupyter lab FILE would make FILE's folder the root, out of reach of exercises/ and solutions/."""
+    command = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip().splitlines()[-1]
+    assert f'--ServerApp.root_dir="{ROOT}"' in command
+    assert command.split()[1:2] == ["lab"] and command.endswith(" notebooks/01_start_here.ipynb")

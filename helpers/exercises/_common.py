@@ -168,8 +168,10 @@ def call(candidate, *args, model: nn.Module | None = None, restores_random: bool
 
 
 def failed(error: LearnerError) -> Feedback:
-    """Feedback for a learner function that raised."""
-    return Feedback(False, str(error), ["Run the cell above to see the full error, fix it, then check again."])
+    """Feedback for a learner function that raised, or returned something unusable."""
+    raised = error.__cause__ is not None
+    return Feedback(False, str(error), ["Run the cell above to see the full error, fix it, then check again."
+                                        if raised else "Fix your function, run its cell, then check again."])
 
 
 def read_number(result, key: str) -> float:
@@ -249,14 +251,14 @@ def loss_problem(got: float, recount: tuple[float, float, float], what: str = "T
 
 
 class Tracking:
-    """A loader that remembers the batch it yielded last, and how many it has yielded."""
+    """A loader that remembers the batch it yielded last."""
 
     def __init__(self, loader: TensorLoader) -> None:
-        self.inner, self.dataset, self.batch, self.yielded = loader, loader.dataset, None, 0
+        self.inner, self.dataset, self.batch = loader, loader.dataset, None
 
     def __iter__(self):
         for batch in self.inner:
-            self.batch, self.yielded = batch, self.yielded + 1
+            self.batch = batch
             yield batch
 
     def __len__(self) -> int:

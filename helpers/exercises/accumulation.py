@@ -8,7 +8,7 @@ from torch import nn
 from ..data import TensorLoader
 from ._common import (
     batch_gradient, call, failed, Feedback, gradient_in, hint_and_solution, isolated, LearnerError, loss_problem,
-    matches, Problem, read_number, RecordingLoss, tiny_classifier, toy_data, Tracking, verdict,
+    matches, Problem, read_number, RecordingLoss, tiny_classifier, toy_data, verdict,
 )
 
 NOTEBOOK = "12_accumulation"
@@ -32,23 +32,26 @@ class Step:
     used: torch.Tensor
     own: list[torch.Tensor]
     sizes: list[int]
-    after: int  # how many batches the loader had yielded
+    after: int  # how many samples the model had taken in forward passes
 
     def mean(self) -> torch.Tensor:
         """The gradient of the mean loss over the group's samples."""
         return sum(g * n for g, n in zip(self.own, self.sizes)) / sum(self.sizes)
 
 
-def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Tracking) -> list[Step]:
+def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list) -> list[Step]:
     """A list that fills, at every optimizer.step(), with the gradient used and those of the step's group."""
     steps: list[Step] = []
-    batches = list(loader.inner)
+    forwarded = []  # the size of every batch the model has taken so far
 
     def before_step(opt, args, kwargs) -> None:
+        after, seen = sum(forwarded), len(forwarded)
         group = batches[len(steps) * ACCUMULATE:(len(steps) + 1) * ACCUMULATE]
         steps.append(Step(gradient_in(model), [batch_gradient(model, x, y) for x, y in group],
-                          [len(y) for _, y in group], loader.yielded))
+                          [len(y) for _, y in group], after))
+        del forwarded[seen:]  # the check's own forward passes, just now, do not count
 
+    model.register_forward_pre_hook(lambda module, args: forwarded.append(len(args[0])))
     optimizer.register_step_pre_hook(before_step)
     return steps
 
@@ -58,22 +61,30 @@ def listed(numbers) -> str:
     return numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
+def where(samples: list[int]) -> str:
+    """Where steps came, in batches when each came at the end of one, else in samples."""
+    ends = {min((b + 1) * BATCH, SAMPLES): b + 1 for b in range(BATCHES)}
+    if all(n in ends for n in samples):
+        return f"after batch{'es' * (len(samples) > 1)} {listed(ends[n] for n in samples)}"
+    return f"after the first {listed(samples)} samples"
+
+
 def step_count(steps: list[Step]) -> Problem | None:
-    """A problem when the epoch did not take one step per group of up to ACCUMULATE batches, the last one too."""
-    if len(steps) == GROUPS:
+    """A problem unless the epoch stepped once per group of up to ACCUMULATE batches, the last group too."""
+    expected = [min((k + 1) * ACCUMULATE * BATCH, SAMPLES) for k in range(GROUPS)]
+    at = [s.after for s in steps]
+    if at == expected:
         return None
-    at, expected = [s.after for s in steps], [min((k + 1) * ACCUMULATE, BATCHES) for k in range(GROUPS)]
     took = f"The optimizer took {len(at)} step{'s' * (len(at) != 1)} in an epoch of {BATCHES} batches"
-    if at and at == sorted(set(at)):  # where the steps came, unless the function read ahead of its steps
-        took += f", after batch{'es' * (len(at) > 1)} {listed(at)}"
+    took += f", {where(at)}" if at else ""
     if at == expected[:-1]:
-        why = (f"The epoch's last group ({BATCHES - at[-1]} batches, {SAMPLES - at[-1] * BATCH} samples) never "
+        why = (f"The epoch's last group ({BATCHES - at[-1] // BATCH} batches, {SAMPLES - at[-1]} samples) never "
                "reached a step: its gradient was computed, then thrown away.")
     elif len(at) == BATCHES:
         why = f"That is a step per batch: accumulate={ACCUMULATE} means one step per group of up to {ACCUMULATE}."
     else:
         why = f"Step once per group of up to {ACCUMULATE} batches, the last, shorter group included."
-    return Problem(f"{took}; with accumulate={ACCUMULATE} it takes {GROUPS}, after batches {listed(expected)}.", why)
+    return Problem(f"{took}; with accumulate={ACCUMULATE} it takes {GROUPS}, {where(expected)}.", why)
 
 
 def wrong_gradient(steps: list[Step], k: int) -> Problem | None:
@@ -107,9 +118,9 @@ def wrong_gradient(steps: list[Step], k: int) -> Problem | None:
 def check(train_fn) -> Feedback:
     """Train one epoch of 19 samples in batches of 4 with accumulate=3; compare each step with its group's mean."""
     model = tiny_classifier()
-    loader = Tracking(TensorLoader(*toy_data(SAMPLES), batch_size=BATCH))
+    loader = TensorLoader(*toy_data(SAMPLES), batch_size=BATCH)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    steps, loss_fn = record_steps(model, optimizer, loader), RecordingLoss()
+    steps, loss_fn = record_steps(model, optimizer, list(loader)), RecordingLoss()
     try:
         result, problems = call(train_fn, model, loader, loss_fn, optimizer, ACCUMULATE, model=model,
                                 keeps_mode=False)

@@ -1,11 +1,13 @@
 """Exercise 11: with a DistributedSampler, every epoch has its own order, and the processes' shares fit together."""
 
+import reprlib
+
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from ._common import (
-    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data, verdict,
+    Batch, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, RecordingLoss,
+    tiny_classifier, toy_data, verdict,
 )
 
 NOTEBOOK = "11_set_epoch"
@@ -16,7 +18,7 @@ HINTS = [
     "Every process must use the same number in the same epoch, so that their shares are parts of one order.",
     "At the start of every epoch, before iterating the loader, call loader.sampler.set_epoch(epoch).",
 ]
-SAMPLES, PROCESSES, BATCH, EPOCHS = 16, 2, 4, 3
+SAMPLES, PROCESSES, BATCH, EPOCHS = 14, 2, 4, 3  # each process: batches of 4 and 3 per epoch
 
 
 class Recorded(Dataset):
@@ -37,14 +39,40 @@ class Recorded(Dataset):
         return [self.seen[start:start + share] for start in range(0, len(self.seen), share)]
 
 
-def as_process(fit_fn, rank: int, data: Recorded) -> list[Problem]:
-    """Call the learner's fit as process `rank` of PROCESSES would: with its sampler's share of `data`."""
+def as_process(fit_fn, rank: int, data: Recorded) -> tuple[list[Problem], list[Problem]]:
+    """Call the learner's fit as process `rank` would, with its share of `data`: (how it trained, what it changed)."""
     sampler = DistributedSampler(data, num_replicas=PROCESSES, rank=rank, shuffle=True, seed=0)
     model = tiny_classifier()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    _, problems = call(fit_fn, model, DataLoader(data, batch_size=BATCH, sampler=sampler), nn.CrossEntropyLoss(),
-                       optimizer, EPOCHS, model=model, keeps_mode=False)
-    return problems
+    steps, loss_fn = [], RecordingLoss()
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: steps.append(opt))
+    history, changed = call(fit_fn, model, DataLoader(data, batch_size=BATCH, sampler=sampler), loss_fn, optimizer,
+                            EPOCHS, model=model, keeps_mode=False)
+    return training(history, len(steps), loss_fn.batches), changed
+
+
+def number(value) -> float | None:
+    """A loss as a float, or None when it is not a number."""
+    try:
+        return float(value.detach() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def training(history, steps: int, scored: list[Batch]) -> list[Problem]:
+    """What went wrong besides the order: a step per batch, and the history of per-epoch mean losses."""
+    per_epoch, found = -(-SAMPLES // PROCESSES // BATCH), []
+    if steps != EPOCHS * per_epoch:
+        found.append(Problem(f"The optimizer took {steps} steps in {EPOCHS} epochs of {per_epoch} batches.",
+                             "Training takes one optimizer step per batch."))
+    epochs = [scored[e * per_epoch:(e + 1) * per_epoch] for e in range(EPOCHS)]
+    means = [sum(b.loss * b.size for b in e) / max(sum(b.size for b in e), 1) for e in epochs]
+    got = [number(v) for v in history] if isinstance(history, (list, tuple)) else []
+    if len(got) != EPOCHS or not all(v is not None and close(v, m) for v, m in zip(got, means)):
+        found.append(Problem(f"Your function returned {reprlib.repr(history)}; the mean training loss of each of the "
+                             f"{EPOCHS} epochs was {', '.join(f'{m:.4f}' for m in means)}.",
+                             "Return the history: one number per epoch, the mean loss over its samples."))
+    return found
 
 
 def listed(numbers: list[int]) -> str:
@@ -56,14 +84,17 @@ def repeats(epochs: list[list[int]], rank: int) -> Problem | None:
     same = [e for e in range(1, len(epochs)) if epochs[e] in epochs[:e]]
     if not same:
         return None
-    why = ("Nothing fails and the loss still falls, but the model meets the same batches in the same sequence "
-           "every epoch, as if the data were never reshuffled.")
     if len(same) == len(epochs) - 1:
         return Problem(f"Process {rank} drew its {len(epochs[0])} samples in the same order in all {len(epochs)} "
-                       f"epochs: {listed(epochs[0])}.", why)
+                       f"epochs: {listed(epochs[0])}.",
+                       "Nothing fails and the loss still falls, but the model meets the same batches in the same "
+                       "sequence every epoch, as if the data were never reshuffled. (check gives your function "
+                       "loaders of its own: work with the loader your function is given.)")
     pairs = ", ".join(f"epoch {e + 1} repeated epoch {epochs.index(epochs[e]) + 1}" for e in same)
     return Problem(f"Process {rank} drew its samples in an order it had drawn before: {pairs} "
-                   f"({listed(epochs[same[0]])}).", why)
+                   f"({listed(epochs[same[0]])}).",
+                   "Nothing fails, but in that epoch the model meets the same batches in the same sequence as in "
+                   "an earlier one: the reshuffle came one epoch late, or not at all.")
 
 
 def overlaps(shares: list[list[list[int]]]) -> Problem | None:
@@ -82,21 +113,23 @@ def overlaps(shares: list[list[list[int]]]) -> Problem | None:
 
 @isolated("fit")
 def check(fit_fn) -> Feedback:
-    """Fit 3 epochs as each of 2 processes over 16 samples in batches of 4; compare what every epoch drew."""
+    """Fit 3 epochs as each of 2 processes over 14 samples in batches of 4; compare what every epoch drew."""
     share = SAMPLES // PROCESSES
     problems, shares = [], []
     for rank in range(PROCESSES):
         data = Recorded(TensorDataset(*toy_data(SAMPLES)))
         try:
-            problems += [p for p in as_process(fit_fn, rank, data) if p not in problems]
+            trained, changed = as_process(fit_fn, rank, data)
         except LearnerError as error:
             return failed(error)
+        problems += [p for p in changed if p not in problems]
         if len(data.seen) != EPOCHS * share:
             return verdict([Problem(
                 f"Process {rank} drew {len(data.seen)} samples in {EPOCHS} epochs; its share is {share} samples per "
                 f"epoch ({SAMPLES} samples, {PROCESSES} processes), {EPOCHS * share} in all.",
                 "Each process trains on its own share only: iterate the loader you were given, once per epoch; "
                 "its DistributedSampler picks the share.")] + problems, "", [])
+        problems += trained if rank == 0 else []
         shares.append(data.epochs(share))
     repeated = next(filter(None, (repeats(epochs, rank) for rank, epochs in enumerate(shares))), None)
     found = [p for p in [repeated, overlaps(shares)] if p]
