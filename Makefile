@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: lab test test-gpu notebooks bench mutation data clean
+.PHONY: lab test test-gpu test-browser notebooks bench mutation data clean
 
 # The server's root is the repository, so notebooks/, exercises/ and solutions/ all open from the lab.
 lab: $(READY)
@@ -19,6 +20,16 @@ test: $(READY)
 # On a CUDA machine: run every notebook on the GPU without comparing outputs (see README).
 test-gpu: $(READY)
 	COURSE_DEVICE=cuda $(PY) -m pytest --nbval-lax notebooks exercises solutions
+
+# Every notebook run through JupyterLab in headless Chromium; fails on errors, broken widgets or images (README).
+# Debian's chromium and emoji font are installed with apt when missing; pip brings Playwright's driver only.
+# Only some notebooks: make test-browser BROWSER_ARGS="notebooks/01_start_here.ipynb".
+test-browser: $(READY)
+	test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || { \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-color-emoji; }
+	$(PY) -m pip install -e ".[browser]"
+	$(PY) scripts/browser_test.py $(BROWSER_ARGS)
 
 # Re-run every notebook in place, in the environment the tests compare against.
 notebooks: $(READY)

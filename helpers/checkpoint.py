@@ -21,20 +21,23 @@ class CheckpointError(ValueError):
 
 
 def random_state(generator: torch.Generator | None) -> dict:
-    """Python's and torch's random states (CPU and accelerators) and the loader's generator.
+    """Python's and torch's random states (CPU, CUDA and MPS) and the loader's generator.
 
     NumPy's state is left out: it does not load with weights_only=True, and the loop draws nothing from it."""
     return {"python": random.getstate(), "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "mps": torch.mps.get_rng_state() if torch.backends.mps.is_available() else None,
             "loader": generator.get_state() if generator is not None else None}
 
 
 def restore_random_state(state: dict, generator: torch.Generator | None) -> None:
-    """Put back what random_state() saved."""
+    """Put back what random_state() saved (an accelerator's state only on a machine that has one)."""
     random.setstate(state["python"])
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if state.get("mps") is not None and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
     if generator is not None and state["loader"] is not None:
         generator.set_state(state["loader"])
 

@@ -3,6 +3,7 @@
 import os
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 DEVICE_ENV = "COURSE_DEVICE"
 
@@ -53,3 +54,21 @@ def same_device(a: torch.device, b: torch.device) -> bool:
         return True
     current = torch.accelerator.current_device_index()
     return (current if a.index is None else a.index) == (current if b.index is None else b.index)
+
+
+_READS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.numpy, torch.Tensor.__bool__, torch.Tensor.__float__,
+          torch.Tensor.__int__, torch.Tensor.__index__}
+
+
+class HostReads(TorchFunctionMode):
+    """Counts, inside a `with` block, the reads of tensor values into Python (item(), tolist(), numpy(), float(),
+    int(), bool(), indexing with a tensor): on an accelerator each one waits until the work queued before it
+    is done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += func in _READS
+        return func(*args, **(kwargs or {}))

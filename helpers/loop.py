@@ -65,10 +65,8 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     model = unwrap(model)  # processes may hold different numbers of batches: no DDP synchronisation here
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
     losses, sizes = [], []
-    try:
+    with _eval_mode(model):
         for batch in loader:
             inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
             with autocast:
@@ -76,10 +74,36 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
                 losses.append(loss_fn(logits, targets))
             sizes.append(len(targets))
             metrics.update(logits, targets)
+    return _summarize(losses, sizes, metrics, epoch, "validation")
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+    """Class probabilities (softmax of the outputs) for `inputs`, in eval mode without autograd, on the model's
+    device, `batch_size` inputs at a time. The model is left in the mode it was in."""
+    model = unwrap(model)
+    if len(inputs) == 0 or batch_size < 1:
+        raise ValueError(f"predict needs at least one input and a batch_size of 1 or more; got {len(inputs)} "
+                         f"inputs and batch_size={batch_size}.")
+    device = next(model.parameters()).device
+    with _eval_mode(model):
+        logits = [model(chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)]
+    if logits[0].ndim != 2:
+        raise ValueError(f"predict turns class scores of shape (N, classes) into probabilities; the model returned "
+                         f"shape {tuple(logits[0].shape)}.")
+    return torch.cat(logits).softmax(dim=1)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """Eval mode inside the block; afterwards every module is back in the mode it was in."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield
     finally:
         for module, training in modes.items():
             module.training = training
-    return _summarize(losses, sizes, metrics, epoch, "validation")
 
 
 def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, *,
@@ -122,7 +146,7 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
         except FloatingPointError as error:
             raise _lost(error, history, checkpoint) from None
         history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
-        bar.set_postfix({name: f"{value:.4f}" for name, value in history.records[-1].items()})
+        bar.set_postfix(_postfix(history.records[-1], monitor))
         if scheduler is not None and step_scheduler == "epoch":
             _step_per_epoch(scheduler, val["loss"])
         if patience is not None:
@@ -134,6 +158,14 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     if patience is not None and best.weights is not None:
         unwrap(model).load_state_dict(best.weights)
     return history
+
+
+def _postfix(record: dict[str, float], monitor: str) -> dict[str, str]:
+    """The progress bar's figures: loss, val_loss and one metric (the monitored one, else the first validation
+    metric), so the bar keeps its width on a laptop screen."""
+    metric = monitor if monitor not in ("loss", "val_loss") else \
+        next((key for key in record if key.startswith("val_") and key != "val_loss"), None)
+    return {key: f"{record[key]:.4f}" for key in ("loss", "val_loss", metric) if key in record}
 
 
 def _record_keys(metrics: MetricCollection, max_grad_norm: float | None, scheduler) -> set[str]:

@@ -1,4 +1,4 @@
-"""Train the course MLP on the bundled MNIST images from the command line, in one process or many:
+"""Train the course MLP on the bundled MNIST images from the command line, in one process or many.
 
     python -m helpers.train --epochs 3
     torchrun --standalone --nproc-per-node 2 -m helpers.train --epochs 3 --batch-size 32

@@ -240,7 +240,20 @@ def test_numpy_state_is_not_saved(tmp_path):
     model, optimizer = training_state()
     save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
     state = torch.load(tmp_path / "c.ckpt", weights_only=True)
-    assert set(state["random"]) == {"python", "torch", "cuda", "loader"}
+    assert set(state["random"]) == {"python", "torch", "cuda", "mps", "loader"}
+
+
+def test_an_apple_gpu_random_state_is_saved_and_restored(tmp_path, monkeypatch):
+    """On a Mac, MPS draws (dropout masks on the GPU) have their own generator: a resume must restore it too."""
+    saved_state, restored = torch.tensor([7, 8, 9], dtype=torch.uint8), []
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: saved_state.clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", restored.append)
+    model, optimizer = training_state()
+    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
+    assert torch.equal(torch.load(tmp_path / "c.ckpt", weights_only=True)["random"]["mps"], saved_state)
+    load_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer)
+    assert len(restored) == 1 and torch.equal(restored[0], saved_state)
 
 
 def test_the_gradient_scaler_state_comes_back(tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from helpers import DEVICE_ENV, device_name, get_default_device
+from helpers import DEVICE_ENV, HostReads, device_name, get_default_device
 from helpers.devices import same_device
 
 
@@ -76,3 +76,10 @@ def test_same_device(monkeypatch):
 
 def test_device_name():
     assert device_name(torch.device("cpu")) == "CPU"
+
+
+def test_host_reads_counts_every_read_of_a_value_into_python():
+    x = torch.arange(6.0)
+    with HostReads() as reads:
+        x.sum().item(), float(x[0]), int(x[1]), bool(x[2] > 0), x.tolist(), x.numpy(), [0, 1][x.long()[1]], x * 2
+    assert reads.count == 7

@@ -4,10 +4,12 @@ import math
 import pytest
 import torch
 from torch import nn
+from torchmetrics import MetricCollection
 
+import helpers.loop
 from conftest import make_mlp
-from helpers import (Accuracy, CheckpointError, History, TensorLoader, classification_metrics, evaluate, fit,
-                     train_one_epoch)
+from helpers import (Accuracy, CheckpointError, History, HostReads, TensorLoader, classification_metrics, evaluate,
+                     fit, train_one_epoch)
 
 CPU = torch.device("cpu")
 
@@ -194,37 +196,22 @@ def test_loss_that_does_not_average(toy_loader):
 
 # No host synchronisation per batch: count every place a tensor becomes a Python value.
 
-def count_host_reads(monkeypatch) -> list[str]:
-    reads = []
-    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy"):
-        original = getattr(torch.Tensor, name)
-
-        def spy(self, *args, _original=original, _name=name, **kwargs):
-            reads.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, spy)
-    return reads
-
-
 @pytest.mark.parametrize("step", ["train", "evaluate"])
-def test_host_reads_do_not_grow_with_the_number_of_batches(monkeypatch, step):
+def test_an_epoch_reads_the_device_once_whatever_its_number_of_batches(step):
     generator = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, 6, generator=generator), torch.randint(0, 3, (64,), generator=generator)
     counts = []
     for batch_size in (32, 4):  # 2 batches, then 16
         model = make_mlp(dropout=0.2, batchnorm=True)
         loader = TensorLoader(x, y, batch_size=batch_size)
-        reads = count_host_reads(monkeypatch)
-        if step == "train":
-            train_one_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
-                            classification_metrics(), CPU, max_grad_norm=1.0)
-        else:
-            evaluate(model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
-        monkeypatch.undo()
-        counts.append(len(reads))
-    assert counts[0] == counts[1], f"host reads: {counts[0]} for 2 batches, {counts[1]} for 16"
-    assert counts[0] >= 1  # the spy works: the epoch's result is read once
+        with HostReads() as reads:
+            if step == "train":
+                train_one_epoch(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                                classification_metrics(), CPU, max_grad_norm=1.0)
+            else:
+                evaluate(model, loader, nn.CrossEntropyLoss(), classification_metrics(), CPU)
+        counts.append(reads.count)
+    assert counts == [1, 1], f"host reads: {counts[0]} for 2 batches, {counts[1]} for 16"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -551,3 +538,55 @@ def test_accumulate_must_be_a_whole_number_of_batches(toy_loader, accumulate):
     with pytest.raises(ValueError, match=rf"accumulate must be a whole number of batches.*got {accumulate!r}"):
         train_one_epoch(model, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
                         Accuracy(), CPU, accumulate=accumulate)
+
+
+@pytest.mark.parametrize("monitor, mode, shown", [("val_loss", "min", ["loss", "val_loss", "val_accuracy"]),
+                                                  ("val_second", "max", ["loss", "val_loss", "val_second"])])
+def test_the_progress_bar_shows_the_losses_and_one_metric(toy_data, monkeypatch, monitor, mode, shown):
+    """Four or more figures squeeze the bar to a few pixels on a laptop screen."""
+    postfixes = []
+
+    class Bar(list):
+        """A stand-in for tqdm that keeps what fit puts after the bar."""
+
+        def __init__(self, iterable, **options) -> None:
+            super().__init__(iterable)
+
+        def set_postfix(self, figures: dict) -> None:
+            postfixes.append(figures)
+
+    monkeypatch.setattr(helpers.loop, "tqdm", Bar)
+    x, y = toy_data
+    model = make_mlp()
+    history = fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, monitor=monitor, mode=mode, patience=5,
+                  metrics=MetricCollection({"accuracy": Accuracy(), "second": Accuracy()}))
+    assert [list(p) for p in postfixes] == [shown, shown]
+    assert [{k: float(v) for k, v in p.items()} == pytest.approx({k: r[k] for k in shown}, abs=1e-4)
+            for p, r in zip(postfixes, history.records)] == [True, True]
+
+
+def test_predict_gives_probabilities_in_eval_mode_and_leaves_the_mode_alone(toy_data):
+    x, _ = toy_data
+    model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.Dropout(0.5), nn.ReLU(), nn.Linear(16, 3)).train()
+    probabilities = helpers.predict(model, x)
+    assert model.training and all(m.training for m in model.modules()), "the caller's train mode is kept"
+    assert torch.equal(probabilities, helpers.predict(model, x)), "Dropout is off: the same answer every time"
+    assert not probabilities.requires_grad and probabilities.shape == (len(x), 3)
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(len(x)))
+    with torch.no_grad():
+        assert torch.allclose(probabilities, model.eval()(x).softmax(dim=1))
+    assert torch.allclose(helpers.predict(model, x, batch_size=3), probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize("inputs, batch_size, words", [
+    (torch.zeros(0, 4), 8, "at least one input"), (torch.zeros(5, 4), 0, "batch_size=0"),
+])
+def test_predict_refuses_what_it_cannot_score(inputs, batch_size, words):
+    with pytest.raises(ValueError, match=words):
+        helpers.predict(nn.Linear(4, 3), inputs, batch_size=batch_size)
+
+
+def test_predict_needs_class_scores():
+    with pytest.raises(ValueError, match=r"of shape \(N, classes\) into probabilities; the model returned shape \(5,\)"):
+        helpers.predict(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), torch.zeros(5, 4))

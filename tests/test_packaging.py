@@ -35,7 +35,8 @@ def test_ci_runs_the_readme_test_command():
     setup = [c for c in commands if c in ("make lab", "make test")]
     assert setup == ["make lab", "make test"], "README gives exactly the two setup commands"
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
-    assert ci[-1] == "make test"
+    assert ci[-2:] == ["make test", 'if [ -n "${CI:-}" ]; then make test-browser; fi'], \
+        "CI runs the README's test command, then (with CI set) the browser test"
 
 
 def test_make_lab_serves_the_whole_course_and_opens_notebook_1():

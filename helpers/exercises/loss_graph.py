@@ -77,13 +77,15 @@ def check(train_fn) -> Feedback:
     if loss_fn.most_alive > 1:
         problems.insert(0, Problem(f"The losses of {loss_fn.most_alive} batches were alive at once, each with "
                                    "the autograd graph of its batch; they should be freed batch by batch.",
-                                   "Something kept each batch's loss tensor, and with it the whole graph that "
-                                   "computed it, so memory grows with every batch until the epoch ends."))
+                                   "Something kept each batch's loss tensor, and with it the graph that computed "
+                                   "it: backward() freed the activations the graph saved, but its nodes stay until "
+                                   "the epoch ends, and a loop without backward() (an evaluation without no_grad) "
+                                   "would keep every batch's activations too."))
     elif loss_fn.most_outputs > 1:
         problems.insert(0, Problem(f"The model outputs of {loss_fn.most_outputs} batches were kept alive at once, "
                                    "each with the autograd graph of its batch.",
                                    "Outputs kept for the end of the epoch need only their values; with their "
-                                   "graphs, memory grows with every batch until the epoch ends."))
+                                   "graphs, what the loop keeps grows with every batch until the epoch ends."))
     elif loss_fn.alive("loss") or loss_fn.alive("outputs") or any(
             isinstance(v, torch.Tensor) and v.requires_grad for v in result.values()):
         problems.insert(0, Problem("The result your function returned still holds an autograd graph.",
