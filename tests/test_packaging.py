@@ -41,7 +41,8 @@ def test_ci_runs_the_readme_test_command():
 
 def test_make_lab_serves_the_whole_course_and_opens_notebook_1():
     """jupyter lab FILE would make FILE's folder the root, out of reach of exercises/ and solutions/."""
-    command = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
+    lines = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    command = next(line for line in lines if "/jupyter lab " in line)
     assert f'--ServerApp.root_dir="{ROOT}"' in command
     assert command.split()[1:2] == ["lab"] and command.endswith(" notebooks/01_start_here.ipynb")
