@@ -35,8 +35,10 @@ test-browser: $(READY)
 notebooks: $(READY)
 	$(PY) scripts/run_notebooks.py
 
-# Epoch time and memory of helpers' loop against a hand-written floor and the classic template (README).
+# Epoch time and memory of helpers' loop against a hand-written floor, the classic template, Lightning and
+# Ignite (the `bench` extra, which leaves the pinned torch alone); README.
 bench: $(READY)
+	$(PY) -m pip install -e ".[bench]"
 	$(PY) benchmarks/benchmark.py $(BENCH_ARGS)
 
 # Which deliberate changes (mutants) to loop.py, checkpoint.py and metrics.py the unit tests catch.
