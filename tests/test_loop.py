@@ -591,21 +591,3 @@ def test_predict_needs_class_scores():
     with pytest.raises(ValueError, match=r"of shape \(N, classes\) into probabilities; the model returned shape \(5,\)"):
         helpers.predict(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), torch.zeros(5, 4))
 
-
-def test_metrics_that_could_share_state_each_count_every_batch_once(toy_data):
-    """The loop updates each metric itself; metrics TorchMetrics would put in one compute group stay exact."""
-    from torchmetrics.classification import MulticlassPrecision, MulticlassRecall
-
-    def collection() -> MetricCollection:
-        return MetricCollection({"precision": MulticlassPrecision(num_classes=3, average="macro"),
-                                 "recall": MulticlassRecall(num_classes=3, average="macro")})
-
-    x, y = toy_data
-    model = make_mlp()
-    result = evaluate(model, TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(), collection(), CPU)
-    reference = collection()
-    with torch.no_grad():
-        for start in range(0, len(x), 4):
-            reference.update(model(x[start:start + 4]), y[start:start + 4])
-    expected = {name: value.item() for name, value in reference.compute().items()}
-    assert {name: result[name] for name in expected} == pytest.approx(expected)
