@@ -280,13 +280,12 @@ def measure(device: torch.device, blocks: int, epochs: int, variants: dict) -> d
                     sum(r[label][2] for r in rounds[1:]), rounds[0][label][0]) for label in loops}
 
 
-def seconds_per_epoch(device: torch.device, copies: int, batch_size: int, repeats: int = 3) -> float:
+def seconds_per_epoch(device: torch.device, images: torch.Tensor, labels: torch.Tensor, test: helpers.TensorLoader,
+                      copies: int, batch_size: int, repeats: int = 3) -> float:
     """Median seconds of one helpers.fit epoch (in memory) over `copies` times the training images, in batches
-    of `batch_size`, validating on the 1,000 test images; after one warm-up epoch."""
-    x, y = helpers.as_tensors(helpers.mnist(), device)
-    test = in_memory_loaders(device)[1]
-    loader = helpers.TensorLoader(x.repeat(copies, 1, 1, 1), y.repeat(copies), batch_size=batch_size, shuffle=True,
-                                  generator=helpers.set_seed(0))
+    of `batch_size`, validating on `test`; after one warm-up epoch."""
+    loader = helpers.TensorLoader(images.repeat(copies, 1, 1, 1), labels.repeat(copies), batch_size=batch_size,
+                                  shuffle=True, generator=helpers.set_seed(0))
     model = helpers.mnist_mlp().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     times = []
@@ -307,8 +306,10 @@ def scaling(device: torch.device, plot: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = {copies * 4000: seconds_per_epoch(device, copies, BATCH) for copies in (1, 4, 16)}
-    batches = {batch: seconds_per_epoch(device, 1, batch) for batch in (16, 64, 256, 1024)}
+    train, test = in_memory_loaders(device)
+    images, labels = train.dataset.tensors
+    sizes = {copies * 4000: seconds_per_epoch(device, images, labels, test, copies, BATCH) for copies in (1, 4, 16)}
+    batches = {batch: seconds_per_epoch(device, images, labels, test, 1, batch) for batch in (16, 64, 256, 1024)}
     print(f"\n{helpers.device_name(device)}: helpers.fit in memory, seconds per epoch (median of 3 after a warm-up)")
     for samples, seconds in sizes.items():
         print(f"{samples:6d} samples, batch {BATCH}: {seconds:7.4f} s, {seconds / samples * 1e6:6.1f} us per sample")
