@@ -58,7 +58,7 @@ def plain_loop(device: torch.device) -> Callable[[int], None]:
         total, correct = torch.zeros((), device=device), torch.zeros((), device=device)
         order = torch.randperm(len(train_x), generator=generator).to(device)
         for index in order.split(BATCH):
-            x, y = train_x[index], train_y[index]
+            x, y = train_x.index_select(0, index), train_y.index_select(0, index)  # as TensorLoader gathers
             optimizer.zero_grad(set_to_none=True)
             logits = model(x)
             loss = loss_fn(logits, y)

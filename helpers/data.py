@@ -104,9 +104,13 @@ class TensorLoader:
         if self.shards > 1:
             order = order[self.rank::self.shards]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            # Shuffled or sharded batches gather their rows; the others are slices: views, no copy.
-            index = order[start:start + self.batch_size] if indexed else slice(start, start + self.batch_size)
-            yield tuple(t[index] for t in tensors)
+            # Shuffled or sharded batches gather their rows (index_select: on a CPU several times quicker than
+            # t[index] for the same rows); the others are slices: views, no copy.
+            if indexed:
+                index = order[start:start + self.batch_size]
+                yield tuple(t.index_select(0, index) for t in tensors)
+            else:
+                yield tuple(t[start:start + self.batch_size] for t in tensors)
         if self.shuffle:
             torch.randperm(n, generator=generator)  # RandomSampler draws one more, empty-sliced, per epoch
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     autocast = _autocast(device, precision)
     _check_trainable(model, loader, accumulate)
+    update = _updater(metrics)
     model.train()
     losses, sizes, norms = [], [], []
     for group in _groups(loader, accumulate, device):
@@ -46,7 +48,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
                 scaler.scale(loss * weight if weight is not None else loss).backward()
             losses.append(loss.detach())
             sizes.append(len(targets))
-            metrics.update(logits.detach(), targets)
+            update(logits.detach(), targets)
         norms += _step(model, optimizer, scaler, max_grad_norm)
         if batch_scheduler is not None:
             batch_scheduler.step()
@@ -65,6 +67,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     model = unwrap(model)  # processes may hold different numbers of batches: no DDP synchronisation here
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
+    update = _updater(metrics)
     losses, sizes = [], []
     with _eval_mode(model):
         for batch in loader:
@@ -73,7 +76,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
                 logits = _checked(model(inputs), targets)
                 losses.append(loss_fn(logits, targets))
             sizes.append(len(targets))
-            metrics.update(logits, targets)
+            update(logits, targets)
     return _summarize(losses, sizes, metrics, epoch, "validation")
 
 
@@ -245,7 +248,8 @@ def _groups(loader, accumulate: int, device: torch.device):
     """The loader's batches as pairs on `device`, `accumulate` at a time (the last group may be shorter)."""
     group = []
     for batch in loader:
-        group.append(tuple(t.to(device, non_blocking=True) for t in _pair(batch)))
+        inputs, targets = _pair(batch)
+        group.append((inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)))
         if len(group) == accumulate:
             yield group
             group = []
@@ -314,6 +318,19 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
     metrics = as_collection(metrics).to(device)
     metrics.reset()
     return metrics
+
+
+def _updater(metrics: MetricCollection) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """What updates `metrics` with each batch: the collection's update when it has one of its own or its metrics
+    may share state (compute groups); otherwise each metric's, skipping the collection's bookkeeping."""
+    if type(metrics).update is not MetricCollection.update or (len(metrics) > 1 and metrics.compute_groups):
+        return metrics.update
+    updates = [metric.update for metric in metrics.values(copy_state=False)]
+
+    def update(preds: torch.Tensor, target: torch.Tensor) -> None:
+        for each in updates:
+            each(preds, target)
+    return update
 
 
 def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

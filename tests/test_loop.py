@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 
 import helpers.loop
 from conftest import make_mlp
@@ -101,6 +101,48 @@ def test_metrics_are_reset_at_each_call(toy_data):
     all_right = evaluate(model, TensorLoader(x, right, batch_size=4), nn.CrossEntropyLoss(), metric, CPU)
     all_wrong = evaluate(model, TensorLoader(x, (right + 1) % 3, batch_size=4), nn.CrossEntropyLoss(), metric, CPU)
     assert all_right["Accuracy"] == 1.0 and all_wrong["Accuracy"] == 0.0
+
+
+class Samples(Metric):
+    """How many samples it was given: a state that two of them in a collection can share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.count += target.numel()
+
+    def compute(self) -> torch.Tensor:
+        return self.count
+
+
+def test_a_single_metric_is_updated_without_the_collections_bookkeeping(toy_data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(MetricCollection, "update", lambda self, *args: calls.append(args))
+    model, (x, y) = make_mlp(), toy_data
+    result = train_one_epoch(model, TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
+                             torch.optim.SGD(model.parameters(), lr=0.1), MetricCollection({"n": Samples()}), CPU)
+    assert calls == [] and result["n"] == 10
+
+
+def test_a_collection_with_an_update_of_its_own_is_updated_through_it(toy_loader):
+    class Counted(MetricCollection):
+        def update(self, *args) -> None:
+            self.batches = getattr(self, "batches", 0) + 1
+            super().update(*args)
+
+    metrics = Counted({"n": Samples()})
+    result = evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(), metrics, CPU)
+    assert metrics.batches == 3 and result["n"] == 10
+
+
+def test_metrics_that_share_state_in_a_compute_group_count_each_sample_once(toy_loader):
+    metrics = MetricCollection({"a": Samples(), "b": Samples()})
+    metrics.update(torch.zeros(2, 3), torch.zeros(2))  # the first update finds that a and b can share their count
+    assert list(metrics.compute_groups.values()) == [["a", "b"]]
+    result = evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(), metrics, CPU)
+    assert (result["a"], result["b"]) == (10, 10)
 
 
 def test_fit_keeps_training_and_validation_metrics_apart(toy_data):
