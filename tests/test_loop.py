@@ -135,6 +135,10 @@ def test_a_collection_with_an_update_of_its_own_is_updated_through_it(toy_loader
     metrics = Counted({"n": Samples()})
     result = evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(), metrics, CPU)
     assert metrics.batches == 3 and result["n"] == 10
+    spied, seen = MetricCollection({"n": Samples()}), []
+    spied.update = lambda *args: seen.append(len(args[1]))  # a spy set on the object itself
+    evaluate(make_mlp(), toy_loader, nn.CrossEntropyLoss(), spied, CPU)
+    assert seen == [4, 4, 2]
 
 
 def test_metrics_that_share_state_in_a_compute_group_count_each_sample_once(toy_loader):
