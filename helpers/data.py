@@ -71,6 +71,14 @@ class ShardSampler(DistributedSampler):
         return len(range(self.rank, len(self.dataset), self.num_replicas))
 
 
+def _rows(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """tensor[index], through index_select where that gives the same tensor (contiguous, index on its device):
+    on a CPU several times quicker for a batch of images."""
+    if tensor.is_contiguous() and tensor.device == index.device:
+        return tensor.index_select(0, index)
+    return tensor[index]  # keeps a channels_last layout; takes an index from another device
+
+
 class TensorLoader:
     """Batches of in-memory tensors, indexed in the order a DataLoader would draw them.
 
@@ -104,11 +112,10 @@ class TensorLoader:
         if self.shards > 1:
             order = order[self.rank::self.shards]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            # Shuffled or sharded batches gather their rows (index_select: on a CPU several times quicker than
-            # t[index] for the same rows); the others are slices: views, no copy.
+            # Shuffled or sharded batches gather their rows; the others are slices: views, no copy.
             if indexed:
                 index = order[start:start + self.batch_size]
-                yield tuple(t.index_select(0, index) for t in tensors)
+                yield tuple(_rows(t, index) for t in tensors)
             else:
                 yield tuple(t[start:start + self.batch_size] for t in tensors)
         if self.shuffle:

@@ -323,7 +323,7 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
 def _updater(metrics: MetricCollection) -> Callable[[torch.Tensor, torch.Tensor], None]:
     """What updates `metrics` with each batch: the collection's update when it has one of its own or its metrics
     may share state (compute groups); otherwise each metric's, skipping the collection's bookkeeping."""
-    its_own = getattr(metrics.update, "__func__", None) is not MetricCollection.update  # a subclass's, or one set on it
+    its_own = type(metrics).update is not MetricCollection.update or "update" in vars(metrics)  # or set on it
     if its_own or (len(metrics) > 1 and metrics.compute_groups):
         return metrics.update
     updates = [metric.update for metric in metrics.values(copy_state=False)]

@@ -94,6 +94,14 @@ def test_tensor_loader_without_generator_uses_the_global_one_like_a_dataloader()
     assert ours == theirs and torch.equal(after_ours, torch.rand(1))
 
 
+def test_tensor_loader_batches_keep_the_layout_of_their_tensor():
+    images = torch.randn(6, 3, 2, 2).to(memory_format=torch.channels_last)
+    labels = torch.arange(12)[::2]  # 0, 2, ..., 10: a view of every other element, not contiguous
+    loader = TensorLoader(images, labels, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+    x, y = next(iter(loader))
+    assert x.is_contiguous(memory_format=torch.channels_last) and torch.equal(x, images[y // 2])
+
+
 def test_tensor_loader_drop_last_and_errors():
     loader = TensorLoader(torch.arange(10), batch_size=4, drop_last=True)
     assert len(loader) == 2 and [len(b[0]) for b in loader] == [4, 4]
