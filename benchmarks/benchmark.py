@@ -310,7 +310,8 @@ def scaling(device: torch.device, plot: str) -> None:
     images, labels = train.dataset.tensors
     sizes = {copies * 4000: seconds_per_epoch(device, images, labels, test, copies, BATCH) for copies in (1, 4, 16)}
     batches = {batch: seconds_per_epoch(device, images, labels, test, 1, batch) for batch in (16, 64, 256, 1024)}
-    print(f"\n{helpers.device_name(device)}: helpers.fit in memory, seconds per epoch (the fastest of 5 after a warm-up)")
+    print(f"\n{helpers.device_name(device)}: helpers.fit in memory, seconds per epoch "
+          "(the fastest of 5 after a warm-up)")
     for samples, seconds in sizes.items():
         print(f"{samples:6d} samples, batch {BATCH}: {seconds:7.4f} s, {seconds / samples * 1e6:6.1f} us per sample")
     for batch, seconds in batches.items():
