@@ -57,6 +57,16 @@ def verdict(problems: list[Problem], success: str, details: list[str]) -> Feedba
     return Feedback(False, first.symptom, [first.why, *(f"Also: {p.symptom} {p.why}" for p in others)])
 
 
+def first_failure(verdicts) -> Feedback:
+    """The first failing verdict of a check's trials (run one by one, as needed), else the first trial's pass."""
+    passed = None
+    for feedback in verdicts:
+        if not feedback:
+            return feedback
+        passed = passed or feedback
+    return passed
+
+
 class LearnerError(Exception):
     """The learner's function raised, or returned something unusable: reported as feedback, never a traceback."""
 
@@ -275,6 +285,25 @@ def gradient_in(model: nn.Module) -> torch.Tensor:
     return flat(p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()).clone()
 
 
+def record_updates(model: nn.Module, optimizer: torch.optim.SGD, lr: float, before_step=lambda: None) -> list:
+    """A list that fills, at every step of a plain SGD `optimizer`, with (the gradient it applied, before_step()).
+
+    The gradient applied is read from the weights, (before - after) / lr: what the step did after any closure
+    and every hook the learner registered, whatever .grad held when the step began."""
+    updates, pending = [], []
+
+    def pre(opt, args, kwargs) -> None:
+        pending.append((flat(p.detach() for p in model.parameters()).double(), before_step()))
+
+    def post(opt, args, kwargs) -> None:
+        weights, seen = pending.pop()
+        updates.append(((weights - flat(p.detach() for p in model.parameters()).double()) / lr, seen))
+
+    optimizer.register_step_pre_hook(pre)
+    optimizer.register_step_post_hook(post)
+    return updates
+
+
 def batch_gradient(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The gradient of the batch's mean cross-entropy at the model's current weights, .grad left alone."""
     with torch.enable_grad():
@@ -284,7 +313,7 @@ def batch_gradient(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 
 def matches(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Two gradient vectors equal up to float rounding."""
-    return torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    return torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-6)
 
 
 @dataclass
@@ -295,7 +324,7 @@ class Seen:
     copy: bool  # run by a copy of the watched model
     training: bool
     grad: bool
-    phase: str  # which watched loader was being iterated: "train", "val", or "" outside any
+    phase: str  # which watched loader the data came from last: "train", "val", or "" before any
     epoch: int  # how many times the training loader had been iterated
 
 
@@ -382,7 +411,9 @@ def validation_problems(watch: Watch) -> list[Problem]:
 
 @dataclass
 class PhaseLoader:
-    """A loader that tells a Watch which phase is running while it is iterated."""
+    """A loader that tells a Watch which phase is running from the moment it is iterated until another one is.
+
+    Work done after the loop (a loss over the epoch's collected outputs) still belongs to the phase."""
 
     inner: object
     phase: str
@@ -392,10 +423,7 @@ class PhaseLoader:
         if self.phase == "train":
             self.watch.epoch += 1
         self.watch.phase = self.phase
-        try:
-            yield from self.inner
-        finally:
-            self.watch.phase = ""
+        yield from self.inner
 
     def __len__(self) -> int:
         return len(self.inner)

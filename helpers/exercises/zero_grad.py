@@ -1,6 +1,6 @@
 """Exercise 3: every optimizer step uses its own batch's gradient, and nothing left over from before."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -8,8 +8,9 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    batch_gradient, CPU, call, failed, Feedback, gradient_in, hint_and_solution, isolated, LearnerError,
-    loss_problem, matches, Problem, read_number, RecordingLoss, tiny_classifier, toy_data, Tracking, verdict, Watch,
+    batch_gradient, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated, LearnerError,
+    loss_problem, matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier, toy_data, Tracking,
+    verdict, Watch,
 )
 
 NOTEBOOK = "03_zero_grad"
@@ -20,36 +21,25 @@ HINTS = [
     "not the optimizer's step, not the end of the previous epoch.",
     "Call optimizer.zero_grad() at the start of every batch, before loss.backward().",
 ]
-BATCHES = 3
+LR = 0.1
+CASES = [(12, 4), (18, 5)]  # (samples, batch size): 3 batches of 4; then 5, 5, 5 and 3, so no answer fits one shape
 
 
-@dataclass
-class Step:
-    """One optimizer step: the gradient it used and the gradient of the batch it followed."""
+class Step(NamedTuple):
+    """One optimizer step: the gradient it applied (read from the weights) and the gradient of its batch."""
 
     used: torch.Tensor
     own: torch.Tensor
-
-
-def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Tracking) -> list[Step]:
-    """A list that fills, at every optimizer.step(), with the gradient used and the batch's own gradient."""
-    steps: list[Step] = []
-
-    def before_step(opt, args, kwargs) -> None:
-        steps.append(Step(gradient_in(model), batch_gradient(model, *loader.batch)))
-
-    optimizer.register_step_pre_hook(before_step)
-    return steps
 
 
 def norms(vectors: list[torch.Tensor]) -> str:
     return ", ".join(f"{v.norm().item():.4f}" for v in vectors)
 
 
-def diagnose(steps: list[Step], stale: torch.Tensor) -> list[Problem]:
+def diagnose(steps: list[Step], stale: torch.Tensor, batches: int) -> list[Problem]:
     """Which steps used a gradient other than their own batch's, and what it held instead."""
     if not steps:
-        return [Problem(f"The optimizer your function was given took no step in an epoch of {BATCHES} batches.",
+        return [Problem(f"The optimizer your function was given took no step in an epoch of {batches} batches.",
                         "Every batch should end with a step of that optimizer, using the batch's gradient.")]
     if all(s.used.abs().max() == 0 for s in steps):
         return [Problem(f"All {len(steps)} optimizer steps saw a gradient of zero, so the parameters never moved.",
@@ -71,32 +61,40 @@ def diagnose(steps: list[Step], stale: torch.Tensor) -> list[Problem]:
         found.append(Problem(f"The steps used gradients other than their batches' own: norms {used}, where each "
                              f"batch's own gradient has norms {own}.",
                              "Each step should use the gradient of the mean loss of its own batch, unchanged."))
-    if len(steps) != BATCHES:
-        found.append(Problem(f"The optimizer took {len(steps)} steps in an epoch of {BATCHES} batches.",
+    if len(steps) != batches:
+        found.append(Problem(f"The optimizer took {len(steps)} steps in an epoch of {batches} batches.",
                              "Take exactly one step per batch."))
     return found
 
 
-@isolated("train_one_epoch")
-def check(train_fn) -> Feedback:
-    """Train one epoch of 3 batches from a model whose .grad still holds an earlier gradient."""
+def trial(train_fn, samples: int, batch_size: int) -> Feedback:
+    """Train one epoch from a model whose .grad still holds an earlier gradient; compare every step's gradient."""
     model = tiny_classifier()
-    x, y = toy_data(12, spread=False)
+    x, y = toy_data(samples, spread=False)
     nn.functional.cross_entropy(model(x * 3), (y + 1) % 3).backward()  # gradients left by earlier work
     stale = gradient_in(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    loader = Tracking(TensorLoader(x, y, batch_size=4))
-    steps, watch = record_steps(model, optimizer, loader), Watch(model)
-    loss_fn = RecordingLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    loader = Tracking(TensorLoader(x, y, batch_size=batch_size))
+    updates = record_updates(model, optimizer, LR, lambda: batch_gradient(model, *loader.batch))
+    watch, loss_fn = Watch(model), RecordingLoss()
     try:
         result, problems = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU,
                                 model=model, keeps_mode=False)
         wrong_loss = loss_problem(read_number(result, "loss"), loss_fn.recount())
     except LearnerError as error:
         return failed(error)
-    problems = [p for p in [watch.copied()] if p] + diagnose(steps, stale) + problems + [p for p in [wrong_loss] if p]
+    steps = [Step(*update) for update in updates]
+    problems = ([p for p in [watch.copied()] if p] + diagnose(steps, stale, len(loader)) + problems
+                + [p for p in [wrong_loss] if p])
     return verdict(problems, "every step used its own batch's gradient and nothing else.",
-                   [f"Gradient norm at each step: {norms([s.used for s in steps])}."])
+                   [f"Gradient norm at each step of an epoch of {len(loader)} batches: "
+                    f"{norms([s.used for s in steps])}."])
+
+
+@isolated("train_one_epoch")
+def check(train_fn) -> Feedback:
+    """Train an epoch of 3 batches, then one of 4, each from a model whose .grad still holds an earlier gradient."""
+    return first_failure(trial(train_fn, *case) for case in CASES)
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)
