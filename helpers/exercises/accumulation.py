@@ -5,10 +5,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from torch.utils.data import DataLoader, TensorDataset
+
 from ..data import TensorLoader
 from ._common import (
-    batch_gradient, call, failed, Feedback, gradient_in, hint_and_solution, isolated, LearnerError, loss_problem,
-    matches, Problem, read_number, RecordingLoss, tiny_classifier, toy_data, verdict,
+    batch_gradient, call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem,
+    matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier, toy_data, verdict,
 )
 
 NOTEBOOK = "12_accumulation"
@@ -20,14 +22,18 @@ HINTS = [
     "Collect a group's batches first and count their samples, then call (loss * len(targets) / samples)"
     ".backward() for each batch of the group before the step.",
 ]
-SAMPLES, BATCH, ACCUMULATE = 19, 4, 3  # batches of 4, 4, 4, 4 and 3 samples: groups of 3 and 2 batches
-BATCHES = -(-SAMPLES // BATCH)
-GROUPS = -(-BATCHES // ACCUMULATE)
+ACCUMULATE, LR = 3, 0.1
+# The loaders each check tries, by the sizes of their batches: the notebook's 19 samples in batches of 4 (groups of
+# 3 and 2 batches); 23 in batches of 4 with drop_last=True (the dataset holds 3 samples no batch does); and a
+# DataLoader whose batches are uneven inside the groups. An answer counting samples any other way fails one of them.
+CASES = [("19 samples in batches of 4", [4, 4, 4, 4, 3], False),
+         ("23 samples in batches of 4 with drop_last=True", [4, 4, 4, 4, 4], True),
+         ("a loader whose batches hold 3, 6, 2, 5, 4, 1 and 3 samples", [3, 6, 2, 5, 4, 1, 3], False)]
 
 
 @dataclass
 class Step:
-    """One optimizer step: the gradient it used, each batch's own gradient in its group, the batch sizes."""
+    """One optimizer step: the gradient it applied, each batch's own gradient in its group, the batch sizes."""
 
     used: torch.Tensor
     own: list[torch.Tensor]
@@ -36,24 +42,39 @@ class Step:
 
     def mean(self) -> torch.Tensor:
         """The gradient of the mean loss over the group's samples."""
-        return sum(g * n for g, n in zip(self.own, self.sizes)) / sum(self.sizes)
+        return self.weighted() / sum(self.sizes)
+
+    def weighted(self) -> torch.Tensor:
+        """The gradient of the group's summed loss: each batch's mean gradient times its samples."""
+        return sum(g * n for g, n in zip(self.own, self.sizes))
 
 
-def record_steps(model: nn.Module, optimizer: torch.optim.Optimizer, batches: list) -> list[Step]:
-    """A list that fills, at every optimizer.step(), with the gradient used and those of the step's group."""
-    steps: list[Step] = []
+def make_loader(sizes: list[int], drop_last: bool):
+    """A loader yielding batches of these sizes (a TensorLoader when they are even, else a DataLoader)."""
+    if len(set(sizes[:-1])) == 1 and sizes[-1] <= sizes[0]:
+        extra = sizes[0] - 1 if drop_last else 0
+        return TensorLoader(*toy_data(sum(sizes) + extra), batch_size=sizes[0], drop_last=drop_last)
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    batches = [list(range(start, start + n)) for start, n in zip(starts, sizes)]
+    return DataLoader(TensorDataset(*toy_data(sum(sizes))), batch_sampler=batches)
+
+
+def record_steps(model: nn.Module, optimizer: torch.optim.SGD, batches: list) -> list:
+    """A list that fills, at every optimizer.step(), with the gradient applied and (the gradients of the step's
+    group, their batch sizes, the samples forwarded so far)."""
     forwarded = []  # the size of every batch the model has taken so far
 
-    def before_step(opt, args, kwargs) -> None:
+    def before_step() -> tuple:
         after, seen = sum(forwarded), len(forwarded)
-        group = batches[len(steps) * ACCUMULATE:(len(steps) + 1) * ACCUMULATE]
-        steps.append(Step(gradient_in(model), [batch_gradient(model, x, y) for x, y in group],
-                          [len(y) for _, y in group], after))
+        k = len(updates)
+        group = batches[k * ACCUMULATE:(k + 1) * ACCUMULATE]
+        own = [batch_gradient(model, x, y) for x, y in group]
         del forwarded[seen:]  # the check's own forward passes, just now, do not count
+        return own, [len(y) for _, y in group], after
 
     model.register_forward_pre_hook(lambda module, args: forwarded.append(len(args[0])))
-    optimizer.register_step_pre_hook(before_step)
-    return steps
+    updates = record_updates(model, optimizer, LR, before_step)
+    return updates
 
 
 def listed(numbers) -> str:
@@ -61,30 +82,38 @@ def listed(numbers) -> str:
     return numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
-def where(samples: list[int]) -> str:
+def where(samples: list[int], sizes: list[int]) -> str:
     """Where steps came, in batches when each came at the end of one, else in samples."""
-    ends = {min((b + 1) * BATCH, SAMPLES): b + 1 for b in range(BATCHES)}
+    ends = {sum(sizes[:b + 1]): b + 1 for b in range(len(sizes))}
     if all(n in ends for n in samples):
         return f"after batch{'es' * (len(samples) > 1)} {listed(ends[n] for n in samples)}"
     return f"after the first {listed(samples)} samples"
 
 
-def step_count(steps: list[Step]) -> Problem | None:
+def step_count(steps: list[Step], sizes: list[int]) -> Problem | None:
     """A problem unless the epoch stepped once per group of up to ACCUMULATE batches, the last group too."""
-    expected = [min((k + 1) * ACCUMULATE * BATCH, SAMPLES) for k in range(GROUPS)]
+    groups = -(-len(sizes) // ACCUMULATE)
+    expected = [sum(sizes[:(k + 1) * ACCUMULATE]) for k in range(groups)]
     at = [s.after for s in steps]
     if at == expected:
         return None
-    took = f"The optimizer took {len(at)} step{'s' * (len(at) != 1)} in an epoch of {BATCHES} batches"
-    took += f", {where(at)}" if at else ""
+    took = f"The optimizer took {len(at)} step{'s' * (len(at) != 1)} in an epoch of {len(sizes)} batches"
+    took += f", {where(at, sizes)}" if at else ""
     if at == expected[:-1]:
-        why = (f"The epoch's last group ({BATCHES - at[-1] // BATCH} batches, {SAMPLES - at[-1]} samples) never "
-               "reached a step: its gradient was computed, then thrown away.")
-    elif len(at) == BATCHES:
+        last = sizes[(groups - 1) * ACCUMULATE:]
+        why = (f"The epoch's last group ({len(last)} batches, {sum(last)} samples) never reached a step: its "
+               "gradient was computed, then thrown away.")
+    elif len(at) == len(sizes):
         why = f"That is a step per batch: accumulate={ACCUMULATE} means one step per group of up to {ACCUMULATE}."
     else:
         why = f"Step once per group of up to {ACCUMULATE} batches, the last, shorter group included."
-    return Problem(f"{took}; with accumulate={ACCUMULATE} it takes {GROUPS}, {where(expected)}.", why)
+    return Problem(f"{took}; with accumulate={ACCUMULATE} it takes {groups}, {where(expected, sizes)}.", why)
+
+
+def divided_by(step: Step) -> int:
+    """The whole number the step's gradient looks divided by, against the group's summed gradient (0 if none)."""
+    norm = float(step.used.norm())
+    return round(float(step.weighted().norm()) / norm) if norm > 0 else 0
 
 
 def wrong_gradient(steps: list[Step], k: int) -> Problem | None:
@@ -94,6 +123,7 @@ def wrong_gradient(steps: list[Step], k: int) -> Problem | None:
     if matches(step.used, mean):
         return None
     summed, count = sum(step.own), len(step.own)
+    weighted = step.weighted()
     group = f"a group of {count} batches" if count == ACCUMULATE else f"the epoch's last group of {count} batches"
     symptom = (f"Step {k + 1}, after {group} ({listed(step.sizes)} samples), used a gradient of norm "
                f"{step.used.norm():.4f}; the mean gradient of those {sum(step.sizes)} samples has norm "
@@ -109,30 +139,43 @@ def wrong_gradient(steps: list[Step], k: int) -> Problem | None:
                "smaller batch weighed more than the others.")
     elif matches(step.used, summed):
         why = "That is the sum of the batches' gradients: the step grows with the number of batches in the group."
+    elif (divisor := divided_by(step)) and matches(step.used, weighted / divisor):
+        why = (f"Each batch was weighted by its samples, but the sum was divided by {divisor}, not by the "
+               f"{sum(step.sizes)} samples the group holds: count the samples of the batches the loader yields "
+               "(a loader may drop samples, and its batches may differ in size).")
     else:
         why = "Each step should use the gradient of the mean loss over all the samples of its group."
     return Problem(symptom, why)
 
 
-@isolated("train_one_epoch")
-def check(train_fn) -> Feedback:
-    """Train one epoch of 19 samples in batches of 4 with accumulate=3; compare each step with its group's mean."""
+def trial(train_fn, shown: str, sizes: list[int], drop_last: bool) -> Feedback:
+    """Train one epoch of a loader with batches of `sizes` and accumulate=3; compare each step with its group's mean."""
     model = tiny_classifier()
-    loader = TensorLoader(*toy_data(SAMPLES), batch_size=BATCH)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    steps, loss_fn = record_steps(model, optimizer, list(loader)), RecordingLoss()
+    loader = make_loader(sizes, drop_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    updates, loss_fn = record_steps(model, optimizer, list(loader)), RecordingLoss()
     try:
         result, problems = call(train_fn, model, loader, loss_fn, optimizer, ACCUMULATE, model=model,
                                 keeps_mode=False)
         wrong_loss = loss_problem(read_number(result, "loss"), loss_fn.recount())
     except LearnerError as error:
         return failed(error)
-    counted = step_count(steps)
+    steps = [Step(used, *seen) for used, seen in updates]
+    counted = step_count(steps, sizes)
     found = [counted] if counted else [wrong_gradient(steps, k) for k in range(len(steps))]
-    return verdict([p for p in found if p] + problems + [p for p in [wrong_loss] if p],
-                   "every step used the mean gradient of its group's samples, the short last group too.",
+    problems = [p for p in found if p] + problems + [p for p in [wrong_loss] if p]
+    if problems and shown != CASES[0][0]:
+        problems[0] = Problem(f"With {shown}: {problems[0].symptom}", problems[0].why)
+    return verdict(problems, "every step used the mean gradient of its group's samples, the short last group too.",
                    [f"Groups of {listed(len(s.sizes) for s in steps)} batches, {listed(sum(s.sizes) for s in steps)} "
-                    f"samples; gradient norm at each step: {', '.join(f'{s.used.norm():.4f}' for s in steps)}."])
+                    f"samples; gradient norm at each step: {', '.join(f'{s.used.norm():.4f}' for s in steps)}.",
+                    f"Also right with {CASES[1][0]}, and with {CASES[2][0]}."])
+
+
+@isolated("train_one_epoch")
+def check(train_fn) -> Feedback:
+    """Train an epoch with accumulate=3 on each of three loaders; compare each step with its group's mean gradient."""
+    return first_failure(trial(train_fn, *case) for case in CASES)
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)
