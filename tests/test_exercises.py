@@ -602,7 +602,10 @@ def epoch_loop(arguments: str, epoch_start: str, batch_end: str, epoch_end: str)
 
 
 def scheduler_source(epoch_start="", batch_end="", epoch_end="scheduler.step()"):
-    return epoch_loop("scheduler, epochs", epoch_start, batch_end, epoch_end)
+    """A fit whose history records each epoch's mean loss and the learning rate it started with."""
+    return edited(epoch_loop("scheduler, epochs", 'lr = optimizer.param_groups[0]["lr"]\n        ' + epoch_start,
+                             batch_end, epoch_end),
+                  ("history.append(total / count)", 'history.append({"loss": total / count, "lr": lr})'))
 
 
 SCHEDULER_WRONG = {

@@ -2,8 +2,8 @@
 
 from ..metrics import Accuracy
 from ._common import (
-    call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, trained_in_eval_mode, validation_problems, Watch, watched_fit,
+    Batch, call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem,
+    Problem, read_number, RecordingLoss, trained_in_eval_mode, validation_problems, Watch, watched_fit,
 )
 
 NOTEBOOK = "10_capstone"
@@ -20,6 +20,7 @@ HINTS = [
     "validation.",
 ]
 EPOCHS = 3
+CASES = [(10, 6), (13, 7)]  # (training, validation) samples: batches of 4, 4, 2 and 4, 2; then 4, 4, 4, 1 and 4, 3
 
 
 def train_mode_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
@@ -36,15 +37,29 @@ def loss_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | N
     return None
 
 
+def accuracy(batches: list[Batch]) -> float:
+    return sum(b.correct for b in batches) / max(sum(b.size for b in batches), 1)
+
+
 def metric_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
     for epoch, record in enumerate(history, 1):
         for phase, key in (("val", "val_accuracy"), ("train", "accuracy")):
             expected, got = loss_fn.recount(phase, epoch)[2], read_number(record, key)
-            if not close(got, expected):
-                which = "validation" if phase == "val" else "training"
-                return Problem(f"Epoch {epoch}'s {key} is {got:.4f}, but the {which} predictions of that epoch "
-                               f"alone score {expected:.4f}.",
-                               "The metric counted predictions from outside that phase of that epoch.")
+            if close(got, expected):
+                continue
+            which = "validation" if phase == "val" else "training"
+            batches = [b for b in loss_fn.batches if b.phase == phase and b.epoch == epoch]
+            upto = loss_fn.batches[:loss_fn.batches.index(batches[-1]) + 1]
+            if close(got, sum(b.correct / b.size for b in batches) / len(batches)):
+                why = (f"That is the mean of the batches' accuracies: the batch of {batches[-1].size} samples "
+                       f"weighed as much as a batch of {batches[0].size}. Count correct predictions and samples "
+                       "over the whole phase.")
+            elif any(close(got, accuracy(seen)) for seen in ([b for b in upto if b.epoch == epoch], upto)):
+                why = "The metric counted predictions from outside that phase of that epoch."
+            else:
+                why = f"Each of the {which} predictions of that epoch should count once, and nothing else."
+            return Problem(f"Epoch {epoch}'s {key} is {got:.4f}, but the {which} predictions of that epoch "
+                           f"alone score {expected:.4f}.", why)
     return None
 
 
@@ -53,10 +68,9 @@ BUGS = [("the model trains in train mode every epoch", train_mode_bug),
         ("each phase's accuracy counts that phase's predictions only", metric_bug)]
 
 
-@isolated("fit")
-def check(fit_fn) -> Feedback:
-    """Fit a model with Dropout for 3 epochs (batches of 4, 4, 2) and recount every number it reports."""
-    model, watch, train, val, optimizer = watched_fit(10, 6)
+def trial(fit_fn, train_samples: int, val_samples: int) -> Feedback:
+    """Fit a model with Dropout for 3 epochs (batches of 4) and recount every number it reports."""
+    model, watch, train, val, optimizer = watched_fit(train_samples, val_samples)
     loss_fn = RecordingLoss(watch)
     try:
         history, changed = call(fit_fn, model, train, val, loss_fn, optimizer, Accuracy(), EPOCHS, model=model,
@@ -80,6 +94,12 @@ def check(fit_fn) -> Feedback:
     remain = (f"{len(remaining)} of the 3 bugs remain{'s' if len(remaining) == 1 else ''}." if remaining else
               "The 3 bugs are fixed, but something else is wrong.")
     return Feedback(False, f"{remain} {first.symptom}", details)
+
+
+@isolated("fit")
+def check(fit_fn) -> Feedback:
+    """Fit on 10 training and 6 validation samples, then on 13 and 7, recounting every number fit reports."""
+    return first_failure(trial(fit_fn, *case) for case in CASES)
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

@@ -1,12 +1,13 @@
 """Exercise 9: an epoch schedule steps once per epoch, after the optimizer's steps."""
 
-import torch
-from torch import nn
+import reprlib
+from dataclasses import dataclass
 
+import torch
 from ..data import TensorLoader
 from ._common import (
-    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
-    verdict, Watch,
+    call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem, Problem,
+    read_number, RecordingLoss, tiny_classifier, toy_data, verdict, Watch,
 )
 
 NOTEBOOK = "09_scheduler"
@@ -18,13 +19,34 @@ HINTS = [
     "Move scheduler.step() out of the batch loop: call it once at the end of every epoch, after that "
     "epoch's optimizer.step() calls.",
 ]
-EPOCHS, LR, STEP_SIZE, GAMMA = 4, 0.1, 2, 0.5
+LR = 0.1
 
 
-def per_epoch(lrs: list[tuple[int, float]]) -> list[str]:
+@dataclass
+class Case:
+    """One fit the check runs: the schedule, and the loader's samples in batches of 4."""
+
+    epochs: int
+    step_size: int
+    gamma: float
+    samples: int
+
+    def intended(self) -> list[str]:
+        """The learning rate StepLR intends for each epoch."""
+        return [f"{LR * self.gamma ** ((e - 1) // self.step_size):g}" for e in range(1, self.epochs + 1)]
+
+    def schedule(self) -> str:
+        return f"StepLR(step_size={self.step_size}, gamma={self.gamma})"
+
+
+# The notebook's schedule over 3 batches of 4, 4 and 2 samples, then another one, so no answer fits one shape.
+CASES = [Case(4, 2, 0.5, 10), Case(5, 3, 0.1, 7)]
+
+
+def per_epoch(lrs: list[tuple[int, float]], epochs: int) -> list[str]:
     """Each epoch's learning rate, or its first and last value when it changed within the epoch."""
     shown = []
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(1, epochs + 1):
         values = [lr for e, lr in lrs if e == epoch]
         if not values:
             shown.append("no step")
@@ -33,15 +55,56 @@ def per_epoch(lrs: list[tuple[int, float]]) -> list[str]:
     return shown
 
 
-@isolated("fit")
-def check(fit_fn) -> Feedback:
-    """Fit 4 epochs of 3 batches with SGD(lr=0.1) and StepLR(step_size=2, gamma=0.5); compare the lr used."""
+def schedule_problem(case: Case, yours: list[str], steps: int, order: list[str], counted: int) -> Problem | None:
+    """A problem when the optimizer's steps did not run at the intended rates, or the scheduler did not count epochs."""
+    batches = -(-case.samples // 4)
+    if yours != case.intended() or steps != case.epochs * batches:
+        early = order[:1] == ["scheduler"]
+        return Problem(
+            f"The learning rate per epoch was {', '.join(yours)}; {case.schedule()} intends "
+            f"{', '.join(case.intended())}.",
+            f"The scheduler was stepped {order.count('scheduler')} times in {case.epochs} epochs of {batches} "
+            f"batches ({order.count('optimizer')} optimizer steps)"
+            + (", the first time before any optimizer step." if early else "."))
+    if "scheduler" not in order:
+        return Problem("The learning rate followed the schedule, but the scheduler your function was given was never "
+                       "stepped.",
+                       "The caller chose that scheduler (its state is what a checkpoint saves): step it, rather than "
+                       "setting the learning rate some other way.")
+    if counted != case.epochs:
+        return Problem(f"The learning rate followed the schedule, but after {case.epochs} epochs the scheduler had "
+                       f"counted {counted} steps.",
+                       "Its count is what a checkpoint saves: a run resumed from it would continue the schedule from "
+                       f"step {counted}, not from epoch {case.epochs}. Step it once per epoch, and let it set the "
+                       "learning rate.")
+    return None
+
+
+def history_problems(history, case: Case, loss_fn: RecordingLoss) -> list[Problem]:
+    """What is wrong with the records: their number, each epoch's mean loss, and the lr each says it ran at."""
+    if not isinstance(history, list) or len(history) != case.epochs:
+        return [Problem(f"Your function returned {reprlib.repr(history)}, not a list of {case.epochs} records, one "
+                        "per epoch.", "fit returns one dict per epoch, with its mean loss and learning rate.")]
+    for epoch, (record, intended) in enumerate(zip(history, case.intended()), 1):
+        problem = loss_problem(read_number(record, "loss"), loss_fn.recount("train", epoch), f"Epoch {epoch}'s loss")
+        if problem:
+            return [problem]
+        lr = read_number(record, "lr")
+        if f"{lr:g}" != intended:
+            return [Problem(f"Epoch {epoch}'s record says lr={lr:g}, but its optimizer steps ran at {intended}.",
+                            "Record the learning rate the epoch trained with: read it before the scheduler "
+                            "steps at the epoch's end.")]
+    return []
+
+
+def trial(fit_fn, case: Case) -> Feedback:
+    """Fit with SGD(lr=0.1) and StepLR; compare the lr every step used, the scheduler's count and the history."""
     model = tiny_classifier()
     watch = Watch(model)
-    loader = watch.loader(TensorLoader(*toy_data(12), batch_size=4), "train")
+    loader = watch.loader(TensorLoader(*toy_data(case.samples), batch_size=4), "train")
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=STEP_SIZE, gamma=GAMMA)
-    used, order = [], []
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=case.step_size, gamma=case.gamma)
+    used, order, loss_fn = [], [], RecordingLoss(watch)
 
     def before_optimizer_step(opt, args, kwargs) -> None:
         used.append((watch.epoch, opt.param_groups[0]["lr"]))
@@ -54,28 +117,23 @@ def check(fit_fn) -> Feedback:
     optimizer.register_step_pre_hook(before_optimizer_step)
     scheduler.step = scheduler_step
     try:
-        _, problems = call(fit_fn, model, loader, nn.CrossEntropyLoss(), optimizer, scheduler, EPOCHS,
-                           model=model, keeps_mode=False)
+        history, problems = call(fit_fn, model, loader, loss_fn, optimizer, scheduler, case.epochs,
+                                 model=model, keeps_mode=False)
+        yours = per_epoch(used, case.epochs)
+        scheduled = schedule_problem(case, yours, len(used), order, scheduler.last_epoch)
+        problems = [p for p in [scheduled, watch.copied()] if p] + problems
+        problems += history_problems(history, case, loss_fn) if not problems else []
     except LearnerError as error:
         return failed(error)
-    problems = [p for p in [watch.copied()] if p] + problems
-    intended = [f"{LR * GAMMA ** ((e - 1) // STEP_SIZE):g}" for e in range(1, EPOCHS + 1)]
-    yours = per_epoch(used)
-    if yours != intended or len(used) != EPOCHS * len(loader):
-        early = order[:1] == ["scheduler"]
-        problems.insert(0, Problem(
-            f"The learning rate per epoch was {', '.join(yours)}; StepLR(step_size={STEP_SIZE}, gamma={GAMMA}) "
-            f"intends {', '.join(intended)}.",
-            f"The scheduler was stepped {order.count('scheduler')} times in {EPOCHS} epochs of {len(loader)} "
-            f"batches ({order.count('optimizer')} optimizer steps)"
-            + (", the first time before any optimizer step." if early else ".")))
-    elif "scheduler" not in order:
-        problems.insert(0, Problem("The learning rate followed the schedule, but the scheduler your function was given "
-                                   "was never stepped.",
-                                   "The caller chose that scheduler (its state is what a checkpoint saves): step it, "
-                                   "rather than setting the learning rate some other way."))
     return verdict(problems, "the learning rate followed the epoch schedule.",
-                   [f"Learning rate per epoch: {', '.join(yours)}."])
+                   [f"Learning rate per epoch: {', '.join(yours)}; the history records each epoch's rate and mean "
+                    f"loss. Also right with {CASES[1].schedule()} over {CASES[1].epochs} epochs."])
+
+
+@isolated("fit")
+def check(fit_fn) -> Feedback:
+    """Fit with SGD(lr=0.1) and StepLR(step_size=2, gamma=0.5) for 4 epochs, then another schedule; compare."""
+    return first_failure(trial(fit_fn, case) for case in CASES)
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

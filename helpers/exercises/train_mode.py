@@ -1,10 +1,8 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
-from torch import nn
-
 from ._common import (
-    call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number, trained_in_eval_mode,
-    validation_problems, verdict, Watch, watched_fit,
+    call, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
+    RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
 )
 
 NOTEBOOK = "08_train_mode"
@@ -31,28 +29,34 @@ def diagnose(watch: Watch) -> list[Problem]:
     return found + [p for p in [trained_in_eval_mode(watch)] if p] + validation_problems(watch)
 
 
+def history_problems(history, loss_fn: RecordingLoss) -> list[Problem]:
+    """What is wrong with the records fit returned: their number, and each epoch's per-sample mean losses."""
+    if not isinstance(history, list) or len(history) != EPOCHS:
+        return [Problem(f"Your function returned {history!r:.60}, not a list of {EPOCHS} records, one per epoch.",
+                        "fit returns one dict of results per epoch.")]
+    for epoch, record in enumerate(history, 1):
+        for phase, key in (("train", "loss"), ("val", "val_loss")):
+            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
+            if problem:
+                return [problem]
+    return []
+
+
 @isolated("fit")
 def check(fit_fn) -> Feedback:
     """Fit a model with Dropout for 3 epochs of 3 training and 2 validation batches, watching every pass."""
-    model, watch, train, val, optimizer = watched_fit(12, 8)
+    model, watch, train, val, optimizer = watched_fit(10, 6)
+    loss_fn = RecordingLoss(watch)
     try:
-        history, problems = call(fit_fn, model, train, val, nn.CrossEntropyLoss(), optimizer, EPOCHS, model=model,
+        history, problems = call(fit_fn, model, train, val, loss_fn, optimizer, EPOCHS, model=model,
                                  keeps_mode=False)
+        problems = diagnose(watch) + problems
+        problems += history_problems(history, loss_fn) if not problems else []
     except LearnerError as error:
         return failed(error)
-    problems = diagnose(watch) + problems
-    if not isinstance(history, list) or len(history) != EPOCHS:
-        problems.append(Problem(f"Your function returned {history!r:.60}, not a list of {EPOCHS} records, one "
-                                "per epoch.", "fit returns one dict of results per epoch."))
-    else:
-        try:
-            for record in history:
-                read_number(record, "loss"), read_number(record, "val_loss")
-        except LearnerError as error:
-            return failed(error)
     return verdict(problems, "every training batch ran in train mode, every validation batch in eval mode.",
                    [f"{len(watch.passes(phase='train'))} training and {len(watch.passes(phase='val'))} validation "
-                    f"batches over {EPOCHS} epochs."])
+                    f"batches over {EPOCHS} epochs; each epoch's loss and val_loss are the means over its samples."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)
