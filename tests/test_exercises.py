@@ -377,8 +377,23 @@ ZERO_WRONG = {
                                     "The steps used gradients other than their batches' own"),
     "returns nothing": (train_source().replace("    return {", "    return\n    {"),
                         "Your function should return a dict with a 'loss' entry"),
+    "only for an epoch of 3 batches": (train_source(start="if len(loader) == 3: optimizer.zero_grad()"),
+                                       "The gradient grew from step to step"),
 }
+CLOSURE = ("        logits = model(x)\n        loss = loss_fn(logits, y)\n        loss.backward()\n        \n"
+           "        optimizer.step()", """        def closure():
+            optimizer.zero_grad()
+            closure.logits = model(x)
+            step_loss = loss_fn(closure.logits, y)
+            step_loss.backward()
+            return step_loss
+        loss = optimizer.step(closure)
+        logits = closure.logits""")  # forward and backward inside the step, as LBFGS needs
 ZERO_RIGHT = {
+    "inside the step's closure": edited(train_source(start=""), CLOSURE),
+    "closure without zero_grad, emptied after the step": edited(
+        train_source(start="", end="optimizer.zero_grad()", before="optimizer.zero_grad()"),
+        CLOSURE, ("            optimizer.zero_grad()\n            closure.logits", "            closure.logits")),
     "first thing in the step": train_source(),
     "on the model": train_source(start="model.zero_grad(set_to_none=True)"),
     "to zeros, not None": train_source(start="optimizer.zero_grad(set_to_none=False)"),
@@ -566,12 +581,32 @@ TRAIN_MODE_WRONG = {
                         "Your fit never went through the validation data in 3 epochs"),
     "validates on the training data": (fit_source().replace("in val_loader:", "in train_loader:"),
                                        "Your fit went through the training data 6 times in 3 epochs"),
+    "train mode fixed, loss the mean of batch means": (
+        edited(fit_source(), ("total += loss.item() * len(targets)", "total += loss.item()"),
+               ("            count += len(targets)", "            count += 1")),
+        "Epoch 1's loss is 1.7794 (the mean of the batch means); the mean over the samples it scored is 1.5231."),
+    "train mode fixed, val_loss the mean of batch means": (
+        edited(fit_source(), ("val_total += loss_fn(VAL_MODEL(inputs), targets).item() * len(targets)".replace(
+            "VAL_MODEL", "model"), "val_total += loss_fn(model(inputs), targets).item()"),
+               ("val_count += len(targets)", "val_count += 1")),
+        "Epoch 1's val_loss is"),
+    "train mode fixed, the last epoch's loss for every epoch": (
+        edited(fit_source(), ('history.append({"loss": total / count, "val_loss": val_loss})',
+                              'history.append({"loss": 1.0, "val_loss": val_loss})')),
+        "Epoch 1's loss is 1.0000"),
 }
 TRAIN_MODE_RIGHT = {
     "train() every epoch": fit_source(),
     "train() after validation": fit_source(before="model.train()", start="", after="model.train()"),
     "helpers.evaluate": FIT_TEMPLATE.replace("BEFORE", "model.train()").replace("START", "").replace(
         "VALIDATE", "val_loss = helpers.evaluate(model, val_loader, loss_fn, helpers.Accuracy(), 'cpu')['loss']"),
+    "val_loss over the collected outputs": edited(fit_source(), (
+        """            for inputs, targets in val_loader:
+                val_total += loss_fn(model(inputs), targets).item() * len(targets)
+                val_count += len(targets)
+        val_loss = val_total / val_count""",
+        """            outputs, labels = zip(*[(model(inputs), targets) for inputs, targets in val_loader])
+            val_loss = loss_fn(torch.cat(outputs), torch.cat(labels)).item()""")),
 }
 
 EPOCH_LOOP = '''
@@ -617,10 +652,33 @@ SCHEDULER_WRONG = {
     "a scheduler of its own": (scheduler_source(epoch_start="if epoch == 0: import torch; scheduler = "
                                                             "torch.optim.lr_scheduler.StepLR(optimizer, 2, 0.5)"),
                                "the scheduler your function was given was never stepped"),
+    "lr recorded after the step": (edited(scheduler_source(), ("        scheduler.step()\n",
+                                                                "        scheduler.step()\n"
+                                                                "        lr = optimizer.param_groups[0]['lr']\n")),
+                                   "Epoch 2's record says lr=0.05, but its optimizer steps ran at 0.1."),
+    "lr from get_last_lr after the step": (edited(scheduler_source(), ("        scheduler.step()\n",
+                                                                        "        scheduler.step()\n"
+                                                                        "        lr = scheduler.get_last_lr()[0]\n")),
+                                           "Epoch 2's record says lr=0.05"),
+    "stepped every batch, lr set by hand": (scheduler_source(
+        batch_end="scheduler.step()\n            optimizer.param_groups[0]['lr'] = 0.1 * 0.5 ** (epoch // 2)",
+        epoch_start="optimizer.param_groups[0]['lr'] = 0.1 * 0.5 ** (epoch // 2)", epoch_end=""),
+        "The learning rate followed the schedule, but after 4 epochs the scheduler had counted 12 steps."),
+    "stepped at the start of every epoch but the first": (scheduler_source(epoch_start="if epoch: scheduler.step()",
+                                                                           epoch_end=""),
+                                                          "after 4 epochs the scheduler had counted 3 steps"),
+    "the batch means averaged": (edited(scheduler_source(), ("loss.item() * len(targets)", "loss.item()"),
+                                        ("count += len(targets)", "count += 1")),
+                                 "Epoch 1's loss is"),
+    "the notebook's schedule written out": (scheduler_source(
+        epoch_start="optimizer.param_groups[0]['lr'] = [0.1, 0.1, 0.05, 0.05, 0.05][epoch]"),
+        "The learning rate per epoch was 0.1, 0.1, 0.05, 0.05, 0.05; StepLR(step_size=3, gamma=0.1)"),
 }
 SCHEDULER_RIGHT = {
     "once per epoch": scheduler_source(),
     "after a last look at the lr": scheduler_source(epoch_end="lr = scheduler.get_last_lr()[0]; scheduler.step()"),
+    "lr from get_last_lr before the step": edited(scheduler_source(), ('lr = optimizer.param_groups[0]["lr"]',
+                                                                    "lr = scheduler.get_last_lr()[0]")),
 }
 
 def set_epoch_source(epoch_start="loader.sampler.set_epoch(epoch)", batch_end="", epoch_end=""):
@@ -650,12 +708,21 @@ SET_EPOCH_WRONG = {
                                                  "loader.dataset, batch_size=4, shuffle=True)"),
                                 "Process 0 drew 42 samples in 3 epochs; its share is 7 samples per epoch (14 "
                                 "samples, 2 processes), 21 in all."),
+    "the sampler's seed set to the epoch": (set_epoch_source("loader.sampler.seed = epoch"),
+                                            "Your function changed the sampler's seed from 0 to 2."),
+    "the sampler's seed moved on every epoch": (set_epoch_source("loader.sampler.seed += 1"),
+                                                "Your function changed the sampler's seed from 0 to 3."),
+    "the seed set to the epoch, then put back": (
+        set_epoch_source("seed = loader.sampler.seed if epoch == 0 else seed\n        loader.sampler.seed = epoch",
+                         epoch_end="loader.sampler.seed = seed"),
+        "Samplers seeded 0 and 1 drew the same orders in all 3 epochs."),
 }
 SET_EPOCH_RIGHT = {
     "set_epoch(epoch) first": set_epoch_source(),
     "set_epoch(epoch + 1) after the epoch": set_epoch_source("", epoch_end="loader.sampler.set_epoch(epoch + 1)"),
     "only when the sampler has set_epoch": set_epoch_source("if hasattr(loader.sampler, 'set_epoch'): "
                                                             "loader.sampler.set_epoch(epoch)"),
+    "set_epoch(epoch + 1) first": set_epoch_source("loader.sampler.set_epoch(epoch + 1)"),
 }
 
 ACCUMULATION_SOURCE = exercise_source(ROOT / "solutions" / "12_accumulation.ipynb")
@@ -679,6 +746,29 @@ def train_one_epoch(model, loader, loss_fn, optimizer, accumulate):
     return {"loss": total / count}
 '''
 
+HOOK_DIVIDES = '''
+def train_one_epoch(model, loader, loss_fn, optimizer, accumulate):
+    total, count, samples = 0.0, 0, [0]
+
+    def divide(opt, args, kwargs):
+        for p in model.parameters():
+            p.grad /= samples[0]
+
+    hook = optimizer.register_step_pre_hook(divide)
+    optimizer.zero_grad()
+    for i, (inputs, targets) in enumerate(loader, 1):
+        loss = loss_fn(model(inputs), targets)
+        (loss * len(targets)).backward()
+        samples[0] += len(targets)
+        total += loss.item() * len(targets)
+        count += len(targets)
+        if i % accumulate == 0 or i == len(loader):
+            optimizer.step()
+            optimizer.zero_grad()
+            samples[0] = 0
+    hook.remove()
+    return {"loss": total / count}
+'''
 
 ACCUMULATION_WRONG = {
     "not divided": (edited(ACCUMULATION_STARTER, ("(loss / accumulate)", "loss")),
@@ -706,11 +796,29 @@ ACCUMULATION_WRONG = {
     "loss recorded after the division": (
         edited(ACCUMULATION_SOURCE, ("total += loss.item()", "total += (loss / accumulate).item()")),
         "The loss your function returned is 0.4138; the mean over the samples it scored is 1.2413."),
+    "group samples from the dataset's length and the batch size": (
+        edited(DIVIDED_AFTER, ("p.grad /= samples", "p.grad /= min(accumulate * loader.batch_size, "
+                                                    "len(loader.dataset) - (i - 1) // accumulate * accumulate "
+                                                    "* loader.batch_size)")),
+        "With 23 samples in batches of 4 with drop_last=True: Step 2, after the epoch's last group of 2 batches (4 "
+        "and 4 samples), used a gradient of norm 2.5186; the mean gradient of those 8 samples has norm 3.4631. Each "
+        "batch was weighted by its samples, but the sum was divided by 11, not by the 8 samples"),
+    "group samples as accumulate times the first batch's size": (
+        edited(DIVIDED_AFTER, ("p.grad /= samples", "p.grad /= min(accumulate, len(loader) - (i - 1) // accumulate "
+                                                    "* accumulate) * first"),
+               ("for i, (inputs, targets) in enumerate(loader, 1):\n",
+                "for i, (inputs, targets) in enumerate(loader, 1):\n        first = first if i > 1 else len(targets)\n")),
+        "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm 2.9574"),
+    "the fix only for a loader of 19 samples": (
+        edited(ACCUMULATION_SOURCE, ("(loss * len(targets) / samples)", "(loss * len(targets) / samples "
+                                     "if len(loader.dataset) == 19 else loss / accumulate)")),
+        "With 23 samples in batches of 4 with drop_last=True: Step 2"),
 }
 ACCUMULATION_RIGHT = {
     "gradients divided by the group's samples before the step": DIVIDED_AFTER,
     "a group of batches fetched ahead": edited(ACCUMULATION_SOURCE, ("for i, batch in enumerate(loader, 1):",
                                                                      "for i, batch in enumerate(list(loader), 1):")),
+    "dividing by the group's samples in its own step pre-hook": HOOK_DIVIDES,
 }
 
 CAPSTONE_FIT = exercise_function(ROOT / "solutions" / "10_capstone.ipynb", "fit")
@@ -741,10 +849,33 @@ CAPSTONE_WRONG = {
                                                             "val_total += loss_fn(logits, targets).item()"),
                                                            ("val_count += len(targets)", "val_count += 1")),
                                            "1 of the 3 bugs remains. Epoch 1's val_loss is"),
+    "validation accuracy the mean of batch accuracies": (capstone_source(
+        ("                val_metric.update(logits, targets)\n",
+         "                accuracies.append((logits.argmax(1) == targets).float().mean().item())\n"),
+        ("        val_total, val_count = 0.0, 0\n", "        val_total, val_count, accuracies = 0.0, 0, []\n"),
+        ("val_accuracy=val_metric.compute().item()", "val_accuracy=sum(accuracies) / len(accuracies)")),
+        "Epoch 1's val_accuracy is 0.3750, but the validation predictions of that epoch alone score 0.5000. That "
+        "is the mean of the batches' accuracies: the batch of 2 samples weighed as much as a batch of 4."),
 }
 CAPSTONE_RIGHT = {
     "a metric of its own": capstone_source(),
     "one metric, reset before validation": capstone_source(SHARED_METRIC),
+    "val_loss over the epoch's collected outputs": capstone_source(
+        ("        val_total, val_count = 0.0, 0\n", "        outputs, labels = [], []\n"),
+        ("                val_total += loss_fn(logits, targets).item() * len(targets)\n"
+         "                val_count += len(targets)\n",
+         "                outputs.append(logits)\n                labels.append(targets)\n"),
+        ("val_loss=val_total / val_count", "val_loss=loss_fn(torch.cat(outputs), torch.cat(labels)).item()")),
+    "validation in one forward pass": capstone_source(
+        ("        val_total, val_count = 0.0, 0\n", ""),
+        ("""            for inputs, targets in val_loader:
+                logits = model(inputs)
+                val_total += loss_fn(logits, targets).item() * len(targets)
+                val_count += len(targets)
+                val_metric.update(logits, targets)""", """            inputs, targets = map(torch.cat, zip(*val_loader))
+            logits = model(inputs)
+            val_metric.update(logits, targets)"""),
+        ("val_loss=val_total / val_count", "val_loss=loss_fn(logits, targets).item()")),
 }
 
 CATALOGUE = [
@@ -812,3 +943,17 @@ def test_checks_leave_the_global_state_alone():
             module.check(define(next(s for s in right.values() if s), name))
             assert not torch.is_grad_enabled(), module.__name__
         assert torch.equal(torch.rand(3), expected), module.__name__
+
+
+def test_a_shuffled_split_is_never_rejected_by_chance():
+    """Any seed of a right answer passes: only a block of the class-sorted data counts as unshuffled."""
+    source = SPLIT_HEAD + "    return random_split(dataset, sizes, generator=torch.Generator().manual_seed(seed + OFFSET))\n"
+    rejected = [offset for offset in range(300)
+                if not split_generator.check(define(source.replace("OFFSET", str(offset)), "split"))]
+    assert rejected == []
+
+
+def test_a_returned_checkpoint_is_named_in_a_few_words():
+    result = resume_optimizer.check(define(RESUME_HEAD + MODEL + OPTIMIZER + RANDOM + "    return state\n", "resume"))
+    assert not result and said(result).startswith("\u274c Not yet: Your function returned {'best': {}, 'epoch': 2,")
+    assert len(repr(result)) < 400

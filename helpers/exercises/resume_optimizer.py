@@ -1,6 +1,7 @@
 """Exercise 7: a resume restores the optimizer and the random state too, not only the model."""
 
 import random
+import reprlib
 import tempfile
 from pathlib import Path
 
@@ -119,8 +120,8 @@ def check(resume_fn) -> Feedback:
                                    "Training would go on from other weights than the ones saved."))
     problems += optimizer_problems(fresh, fresh_optimizer, saved_steps) + random_problems(saved["random"])
     if next_epoch != EPOCHS_SAVED + 1:
-        problems.append(Problem(f"Your function returned {next_epoch!r}; the checkpoint holds epoch {EPOCHS_SAVED}, "
-                                f"so training continues with epoch {EPOCHS_SAVED + 1}.",
+        problems.append(Problem(f"Your function returned {reprlib.repr(next_epoch)}; the checkpoint holds epoch "
+                                f"{EPOCHS_SAVED}, so training continues with epoch {EPOCHS_SAVED + 1}.",
                                 "Returning the saved epoch would train it twice." if next_epoch == EPOCHS_SAVED else
                                 "The next epoch is the one after the epoch the checkpoint saved."))
     if not problems:

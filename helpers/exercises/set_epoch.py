@@ -19,6 +19,7 @@ HINTS = [
     "At the start of every epoch, before iterating the loader, call loader.sampler.set_epoch(epoch).",
 ]
 SAMPLES, PROCESSES, BATCH, EPOCHS = 14, 2, 4, 3  # each process: batches of 4 and 3 per epoch
+SEEDS = (0, 1)  # the samplers' seed in the notebook's setting, then another one
 
 
 class Recorded(Dataset):
@@ -39,15 +40,20 @@ class Recorded(Dataset):
         return [self.seen[start:start + share] for start in range(0, len(self.seen), share)]
 
 
-def as_process(fit_fn, rank: int, data: Recorded) -> tuple[list[Problem], list[Problem]]:
+def as_process(fit_fn, rank: int, data: Recorded, seed: int) -> tuple[list[Problem], list[Problem]]:
     """Call the learner's fit as process `rank` would, with its share of `data`: (how it trained, what it changed)."""
-    sampler = DistributedSampler(data, num_replicas=PROCESSES, rank=rank, shuffle=True, seed=0)
+    sampler = DistributedSampler(data, num_replicas=PROCESSES, rank=rank, shuffle=True, seed=seed)
     model = tiny_classifier()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     steps, loss_fn = [], RecordingLoss()
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: steps.append(opt))
     history, changed = call(fit_fn, model, DataLoader(data, batch_size=BATCH, sampler=sampler), loss_fn, optimizer,
                             EPOCHS, model=model, keeps_mode=False)
+    if sampler.seed != seed:
+        changed.append(Problem(f"Your function changed the sampler's seed from {seed} to {sampler.seed}.",
+                               "The seed is the caller's choice: with it replaced, runs started from different "
+                               "seeds draw the same orders. Tell the sampler the epoch instead; it shuffles from "
+                               "its seed and the epoch together."))
     return training(history, len(steps), loss_fn.batches), changed
 
 
@@ -111,31 +117,43 @@ def overlaps(shares: list[list[list[int]]]) -> Problem | None:
     return None
 
 
-@isolated("fit")
-def check(fit_fn) -> Feedback:
-    """Fit 3 epochs as each of 2 processes over 14 samples in batches of 4; compare what every epoch drew."""
+def run(fit_fn, seed: int) -> tuple[list[list[list[int]]], list[Problem]]:
+    """Fit as each of the processes from samplers seeded `seed`: (what each process drew per epoch, problems)."""
     share = SAMPLES // PROCESSES
     problems, shares = [], []
     for rank in range(PROCESSES):
         data = Recorded(TensorDataset(*toy_data(SAMPLES)))
-        try:
-            trained, changed = as_process(fit_fn, rank, data)
-        except LearnerError as error:
-            return failed(error)
+        trained, changed = as_process(fit_fn, rank, data, seed)
         problems += [p for p in changed if p not in problems]
         if len(data.seen) != EPOCHS * share:
-            return verdict([Problem(
+            return shares, [Problem(
                 f"Process {rank} drew {len(data.seen)} samples in {EPOCHS} epochs; its share is {share} samples per "
                 f"epoch ({SAMPLES} samples, {PROCESSES} processes), {EPOCHS * share} in all.",
                 "Each process trains on its own share only: iterate the loader you were given, once per epoch; "
-                "its DistributedSampler picks the share.")] + problems, "", [])
+                "its DistributedSampler picks the share.")] + problems
         problems += trained if rank == 0 else []
         shares.append(data.epochs(share))
     repeated = next(filter(None, (repeats(epochs, rank) for rank, epochs in enumerate(shares))), None)
-    found = [p for p in [repeated, overlaps(shares)] if p]
-    firsts = "; ".join(listed(epoch[:BATCH]) for epoch in shares[0])
-    return verdict(found + problems, "every epoch drew a new order, and the processes' shares fit together.",
-                   [f"Process 0's first batch in epochs 1 to {EPOCHS}: {firsts}."])
+    return shares, [p for p in [repeated, overlaps(shares)] if p] + problems
+
+
+@isolated("fit")
+def check(fit_fn) -> Feedback:
+    """Fit 3 epochs as each of 2 processes over 14 samples in batches of 4, from two seeds; compare what each drew."""
+    try:
+        shares, problems = run(fit_fn, SEEDS[0])
+        if not problems:
+            other, problems = run(fit_fn, SEEDS[1])
+            if not problems and other[0] == shares[0]:
+                problems.append(Problem(
+                    f"Samplers seeded {SEEDS[0]} and {SEEDS[1]} drew the same orders in all {EPOCHS} epochs.",
+                    "The caller's seed changed nothing: every run would see the same sequence of batches. Keep the "
+                    "sampler's seed and tell it the epoch."))
+    except LearnerError as error:
+        return failed(error)
+    firsts = "; ".join(listed(epoch[:BATCH]) for epoch in shares[0]) if shares else ""
+    return verdict(problems, "every epoch drew a new order, and the processes' shares fit together.",
+                   [f"Process 0's first batch in epochs 1 to {EPOCHS}: {firsts}; another seed drew other orders."])
 
 
 hint, solution = hint_and_solution(NOTEBOOK, HINTS)

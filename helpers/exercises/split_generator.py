@@ -66,9 +66,10 @@ def sizes_and_spread(train: list[int], val: list[int], val_size: int) -> list[Pr
                         f"{len(train)} training and {len(val)} validation samples"
                         f"{'' if sorted(train + val) == list(range(40)) else ', not each sample once'}.",
                         "Every sample goes to exactly one side, and val_size says how many go to validation.")]
-    classes = sorted({i // 10 for i in val})
-    if len(classes) < 3:
-        return [Problem(f"The validation set holds only classes {classes} of the 4.",
+    if sorted(val) == list(range(min(val), min(val) + len(val))):  # a shuffled split: chance below 1 in 500,000
+        classes = sorted({i // 10 for i in val})
+        return [Problem(f"The validation set holds only classes {classes} of the 4: samples {min(val)} to {max(val)}, "
+                        "one block of the class-sorted data.",
                         "The data is sorted by class, so an unshuffled split leaves classes out.")]
     return []
 
