@@ -85,6 +85,15 @@ def check_writable(path: str | Path) -> None:
                               "at a file in a folder you can write to.") from None
 
 
+def unreadable(error: Exception) -> str:
+    """Why torch.load refused a file, in the course's words (never torch's advice to turn weights_only off)."""
+    if "weights_only" in str(error) or "Weights only" in str(error):
+        return ("it holds Python objects that a safe load (weights_only=True) refuses, so helpers.save_checkpoint "
+                "did not write it; never load it with weights_only=False unless you wrote it yourself")
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"it is empty, truncated, or not written by torch.save ({first})"
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """Everything save_checkpoint wrote to `path`, or a CheckpointError naming the path and what is wrong."""
     path = Path(path)
@@ -94,9 +103,8 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load fails in many ways on a damaged file (IndexError, KeyError, OSError...)
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path} cannot be read as a checkpoint (empty, truncated, or not written by "
-                              f"torch.save): {first}. Delete it to start afresh.") from None
+        raise CheckpointError(f"{path} cannot be read as a checkpoint: {unreadable(error)}. Delete it to start "
+                              "afresh, or point checkpoint= at a new file.") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by helpers.save_checkpoint. Point checkpoint= at a "
                               "new file, or delete this one.")

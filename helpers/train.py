@@ -6,6 +6,7 @@
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.val_size >= (images := len(mnist(train=True))):
         parser.error(f"--val-size must leave images to train on: below {images}, got {args.val_size}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    if args.history_json is not None and (problem := unwritable(args.history_json)):
+        parser.error(f"--history-json {args.history_json}: {problem}")
     if not 0 <= args.seed <= 2**32 - 1:
         parser.error(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
     if args.device is not None:
@@ -48,6 +53,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         except ValueError as error:
             parser.error(str(error))
     return args
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (its folder made if missing), or None."""
+    if path.is_dir():
+        return "is a folder; name a file"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"its folder cannot be made ({error.strerror or error}); name a file in a folder you can write"
+    return None if os.access(path.parent, os.W_OK) else "its folder is not writable; name a file you can write"
 
 
 def main(argv: list[str] | None = None) -> None:

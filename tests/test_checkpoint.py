@@ -147,9 +147,22 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     for name, write in (("raw.ckpt", lambda obj, path: path.write_bytes(pickle.dumps(obj))), ("saved.ckpt", torch.save)):
         write({"format": helpers.checkpoint.FORMAT, "x": Payload()}, tmp_path / name)
         model, optimizer = training_state()
-        with pytest.raises(CheckpointError, match="cannot be read as a checkpoint"):
+        with pytest.raises(CheckpointError, match="cannot be read as a checkpoint") as refused:
             load_checkpoint(tmp_path / name, model=model, optimizer=optimizer)
         assert not marker.exists(), f"loading {name} ran the code it names"
+        assert "never load it with weights_only=False unless you wrote it yourself" in str(refused.value)
+        assert "will likely succeed" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_link_to_a_text_file_is_refused_in_the_course_words_and_left_alone(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("epoch = 3\n")
+    (tmp_path / "run.ckpt").symlink_to(text)
+    model, optimizer = training_state()
+    with pytest.raises(CheckpointError, match=rf"{tmp_path / 'run.ckpt'} cannot be read as a checkpoint") as refused:
+        load_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer)
+    assert "weights_only=False" not in str(refused.value).replace("never load it with weights_only=False", "")
+    assert text.read_text() == "epoch = 3\n"
 
 
 def test_mismatched_model_or_optimizer(tmp_path):

@@ -17,6 +17,12 @@ from helpers.train import main, parse
     (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1, got -1"),
     (["--device", "gpu0"], "--device='gpu0' is not a device name. Use cpu, cuda, cuda:1 or mps"),
     (["--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
+    (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+    (["--lr", "0"], "--lr must be a positive number, got 0.0"),
+    (["--lr", "nan"], "--lr must be a positive number, got nan"),
+    (["--lr", "inf"], "--lr must be a positive number, got inf"),
+    (["--history-json", "/"], "--history-json /: is a folder; name a file"),
+    (["--history-json", "/etc/hostname/h.json"], "--history-json /etc/hostname/h.json: its folder cannot be made"),
 ])
 def test_a_bad_flag_is_one_line_not_a_traceback(capsys, flags, words):
     with pytest.raises(SystemExit) as exited:
