@@ -594,6 +594,8 @@ TRAIN_MODE_WRONG = {
         edited(fit_source(), ('history.append({"loss": total / count, "val_loss": val_loss})',
                               'history.append({"loss": 1.0, "val_loss": val_loss})')),
         "Epoch 1's loss is 1.0000"),
+    "train() only in the first 3 epochs": (fit_source(start="if epoch < 3: model.train()"),
+                                           "Dropout was off in 3 of 12 training batches, all in epoch 4"),
 }
 TRAIN_MODE_RIGHT = {
     "train() every epoch": fit_source(),
@@ -673,6 +675,14 @@ SCHEDULER_WRONG = {
     "the notebook's schedule written out": (scheduler_source(
         epoch_start="optimizer.param_groups[0]['lr'] = [0.1, 0.1, 0.05, 0.05, 0.05][epoch]"),
         "The learning rate per epoch was 0.1, 0.1, 0.05, 0.05, 0.05; StepLR(step_size=3, gamma=0.1)"),
+    "stepped with the fit's epoch number": (scheduler_source(epoch_end="scheduler.step(epoch + 1)"),
+                                            "With a scheduler resumed after 2 epochs: The learning rate per epoch "
+                                            "was 0.1, 0.1, 0.1, 0.01, 0.01; StepLR(step_size=3, gamma=0.1) intends "
+                                            "0.1, 0.01, 0.01, 0.01, 0.001."),
+    "lr worked out from StepLR's settings": (
+        edited(scheduler_source(), ('lr = optimizer.param_groups[0]["lr"]',
+                                    "lr = scheduler.base_lrs[0] * scheduler.gamma ** (epoch // scheduler.step_size)")),
+        "With a scheduler resumed after 2 epochs: Epoch 2's record says lr=0.1, but its optimizer steps ran at 0.01."),
 }
 SCHEDULER_RIGHT = {
     "once per epoch": scheduler_source(),
@@ -813,12 +823,36 @@ ACCUMULATION_WRONG = {
         edited(ACCUMULATION_SOURCE, ("(loss * len(targets) / samples)", "(loss * len(targets) / samples "
                                      "if len(loader.dataset) == 19 else loss / accumulate)")),
         "With 23 samples in batches of 4 with drop_last=True: Step 2"),
+    "the learning rate scaled instead of the gradient": (
+        edited(DIVIDED_AFTER, ("            for p in model.parameters():\n                p.grad /= samples\n",
+                               "            optimizer.param_groups[0]['lr'] = 0.1 / samples\n")),
+        "Your function left the optimizer's learning rate at 0.01429; it was 0.1"),
+    "no zero_grad before the first group": (
+        edited(DIVIDED_AFTER, ("    optimizer.zero_grad()\n    for", "    for")),
+        "Step 1, after a group of 3 batches (4, 4 and 4 samples), used a gradient of norm"),
 }
 ACCUMULATION_RIGHT = {
     "gradients divided by the group's samples before the step": DIVIDED_AFTER,
     "a group of batches fetched ahead": edited(ACCUMULATION_SOURCE, ("for i, batch in enumerate(loader, 1):",
                                                                      "for i, batch in enumerate(list(loader), 1):")),
     "dividing by the group's samples in its own step pre-hook": HOOK_DIVIDES,
+    "a group's batches inside the step's closure": edited(ACCUMULATION_SOURCE, (
+        """        optimizer.zero_grad()
+        for inputs, targets in group:
+            loss = loss_fn(model(inputs), targets)
+            (loss * len(targets) / samples).backward()  # each batch by its share of the group's samples
+            total += loss.item() * len(targets)
+            count += len(targets)
+        optimizer.step()""", """        def closure():
+            optimizer.zero_grad()
+            group_loss = 0.0
+            for inputs, targets in group:
+                loss = loss_fn(model(inputs), targets)
+                (loss * len(targets) / samples).backward()
+                group_loss += loss.item() * len(targets)
+            return group_loss
+        total += optimizer.step(closure)
+        count += samples""")),
 }
 
 CAPSTONE_FIT = exercise_function(ROOT / "solutions" / "10_capstone.ipynb", "fit")
@@ -839,7 +873,9 @@ CAPSTONE_WRONG = {
     "only train mode fixed": (capstone_source(BATCH_MEANS, SHARED_METRIC, NO_VAL_RESET),
                               "2 of the 3 bugs remain. Epoch 1's loss is"),
     "train mode and loss fixed": (capstone_source(SHARED_METRIC, NO_VAL_RESET),
-                                  "1 of the 3 bugs remains. Epoch 1's val_accuracy is"),
+                                  "1 of the 3 bugs remains. Epoch 1's val_accuracy is 0.3750, but the validation "
+                                  "predictions of that epoch alone score 0.5000. The metric counted predictions from "
+                                  "outside that phase of that epoch."),
     "only the metric fixed": (capstone_source(NO_TRAIN_MODE, BATCH_MEANS),
                               "2 of the 3 bugs remain. Dropout was off in 6 of 9 training batches"),
     "train mode 'fixed' by never evaluating in eval mode": (capstone_source(("        model.eval()\n", "")),

@@ -65,15 +65,20 @@ def record_steps(model: nn.Module, optimizer: torch.optim.SGD, batches: list) ->
     forwarded = []  # the size of every batch the model has taken so far
 
     def before_step() -> tuple:
-        after, seen = sum(forwarded), len(forwarded)
+        seen = len(forwarded)
         k = len(updates)
         group = batches[k * ACCUMULATE:(k + 1) * ACCUMULATE]
         own = [batch_gradient(model, x, y) for x, y in group]
         del forwarded[seen:]  # the check's own forward passes, just now, do not count
-        return own, [len(y) for _, y in group], after
+        return own, [len(y) for _, y in group]
+
+    def after_step(opt, args, kwargs) -> None:
+        used, seen = updates[-1]
+        updates[-1] = used, (*seen, sum(forwarded))  # forwarded by the step's end: a closure's passes count too
 
     model.register_forward_pre_hook(lambda module, args: forwarded.append(len(args[0])))
     updates = record_updates(model, optimizer, LR, before_step)
+    optimizer.register_step_post_hook(after_step)  # runs after record_updates' own post-hook
     return updates
 
 
@@ -152,6 +157,8 @@ def trial(train_fn, shown: str, sizes: list[int], drop_last: bool) -> Feedback:
     """Train one epoch of a loader with batches of `sizes` and accumulate=3; compare each step with its group's mean."""
     model = tiny_classifier()
     loader = make_loader(sizes, drop_last)
+    x, y = next(iter(loader))
+    nn.functional.cross_entropy(model(x * 3), (y + 1) % 3).backward()  # gradients left by earlier work
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     updates, loss_fn = record_steps(model, optimizer, list(loader)), RecordingLoss()
     try:
@@ -164,6 +171,11 @@ def trial(train_fn, shown: str, sizes: list[int], drop_last: bool) -> Feedback:
     counted = step_count(steps, sizes)
     found = [counted] if counted else [wrong_gradient(steps, k) for k in range(len(steps))]
     problems = [p for p in found if p] + problems + [p for p in [wrong_loss] if p]
+    if optimizer.param_groups[0]["lr"] != LR:
+        problems.append(Problem(f"Your function left the optimizer's learning rate at "
+                                f"{optimizer.param_groups[0]['lr']:.4g}; it was {LR:g} when your function was called.",
+                                "Every step after this epoch (the next epoch's, a scheduler's) starts from that rate: "
+                                "scale the loss or the gradients, and leave the caller's learning rate alone."))
     if problems and shown != CASES[0][0]:
         problems[0] = Problem(f"With {shown}: {problems[0].symptom}", problems[0].why)
     return verdict(problems, "every step used the mean gradient of its group's samples, the short last group too.",

@@ -41,25 +41,39 @@ def accuracy(batches: list[Batch]) -> float:
     return sum(b.correct for b in batches) / max(sum(b.size for b in batches), 1)
 
 
+def explanations(loss_fn: RecordingLoss, phase: str, epoch: int, got: float) -> set[str]:
+    """Which wrong ways of counting a phase's accuracy give `got`: "batches" (the mean of batch accuracies),
+    "outside" (predictions of other phases counted too)."""
+    batches = [b for b in loss_fn.batches if b.phase == phase and b.epoch == epoch]
+    upto = loss_fn.batches[:loss_fn.batches.index(batches[-1]) + 1]
+    found = set()
+    if close(got, sum(b.correct / b.size for b in batches) / len(batches)):
+        found.add("batches")
+    if any(close(got, accuracy(seen)) for seen in ([b for b in upto if b.epoch == epoch], upto)):
+        found.add("outside")
+    return found
+
+
 def metric_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
-    for epoch, record in enumerate(history, 1):
-        for phase, key in (("val", "val_accuracy"), ("train", "accuracy")):
-            expected, got = loss_fn.recount(phase, epoch)[2], read_number(record, key)
-            if close(got, expected):
-                continue
-            which = "validation" if phase == "val" else "training"
-            batches = [b for b in loss_fn.batches if b.phase == phase and b.epoch == epoch]
-            upto = loss_fn.batches[:loss_fn.batches.index(batches[-1]) + 1]
-            if close(got, sum(b.correct / b.size for b in batches) / len(batches)):
-                why = (f"That is the mean of the batches' accuracies: the batch of {batches[-1].size} samples "
-                       f"weighed as much as a batch of {batches[0].size}. Count correct predictions and samples "
-                       "over the whole phase.")
-            elif any(close(got, accuracy(seen)) for seen in ([b for b in upto if b.epoch == epoch], upto)):
-                why = "The metric counted predictions from outside that phase of that epoch."
-            else:
-                why = f"Each of the {which} predictions of that epoch should count once, and nothing else."
-            return Problem(f"Epoch {epoch}'s {key} is {got:.4f}, but the {which} predictions of that epoch "
-                           f"alone score {expected:.4f}.", why)
+    for phase, key in (("val", "val_accuracy"), ("train", "accuracy")):
+        got = [read_number(record, key) for record in history]
+        wrong = [e for e in range(1, len(history) + 1) if not close(got[e - 1], loss_fn.recount(phase, e)[2])]
+        if not wrong:
+            continue
+        epoch, which = wrong[0], "validation" if phase == "val" else "training"
+        batches = [b for b in loss_fn.batches if b.phase == phase and b.epoch == epoch]
+        # the explanation that holds in every wrong epoch (one epoch alone may fit two)
+        common = set.intersection(*(explanations(loss_fn, phase, e, got[e - 1]) for e in wrong))
+        if "outside" in common:
+            why = "The metric counted predictions from outside that phase of that epoch."
+        elif "batches" in common:
+            why = (f"That is the mean of the batches' accuracies: the batch of {batches[-1].size} samples weighed "
+                   f"as much as a batch of {batches[0].size}. Count correct predictions and samples over the whole "
+                   "phase.")
+        else:
+            why = f"Each of the {which} predictions of that epoch should count once, and nothing else."
+        return Problem(f"Epoch {epoch}'s {key} is {got[epoch - 1]:.4f}, but the {which} predictions of that epoch "
+                       f"alone score {loss_fn.recount(phase, epoch)[2]:.4f}.", why)
     return None
 
 

@@ -30,17 +30,19 @@ class Case:
     step_size: int
     gamma: float
     samples: int
+    done: int = 0  # epochs the scheduler had counted before fit was called (a resumed run)
 
     def intended(self) -> list[str]:
-        """The learning rate StepLR intends for each epoch."""
-        return [f"{LR * self.gamma ** ((e - 1) // self.step_size):g}" for e in range(1, self.epochs + 1)]
+        """The learning rate StepLR intends for each epoch of this call."""
+        return [f"{LR * self.gamma ** ((self.done + e - 1) // self.step_size):g}" for e in range(1, self.epochs + 1)]
 
     def schedule(self) -> str:
         return f"StepLR(step_size={self.step_size}, gamma={self.gamma})"
 
 
-# The notebook's schedule over 3 batches of 4, 4 and 2 samples, then another one, so no answer fits one shape.
-CASES = [Case(4, 2, 0.5, 10), Case(5, 3, 0.1, 7)]
+# The notebook's schedule over 3 batches of 4, 4 and 2 samples, then another one resumed after 2 epochs (its
+# scheduler has counted 2 already), so no answer fits one shape or counts from the fit's own epoch number.
+CASES = [Case(4, 2, 0.5, 10), Case(5, 3, 0.1, 7, done=2)]
 
 
 def per_epoch(lrs: list[tuple[int, float]], epochs: int) -> list[str]:
@@ -71,12 +73,13 @@ def schedule_problem(case: Case, yours: list[str], steps: int, order: list[str],
                        "stepped.",
                        "The caller chose that scheduler (its state is what a checkpoint saves): step it, rather than "
                        "setting the learning rate some other way.")
-    if counted != case.epochs:
+    if counted != case.done + case.epochs:
+        resumed = f" (it had counted {case.done} before)" if case.done else ""
         return Problem(f"The learning rate followed the schedule, but after {case.epochs} epochs the scheduler had "
-                       f"counted {counted} steps.",
+                       f"counted {counted} steps{resumed}.",
                        "Its count is what a checkpoint saves: a run resumed from it would continue the schedule from "
-                       f"step {counted}, not from epoch {case.epochs}. Step it once per epoch, and let it set the "
-                       "learning rate.")
+                       f"step {counted}, not from epoch {case.done + case.epochs}. Step it once per epoch, without "
+                       "an epoch number, and let it set the learning rate.")
     return None
 
 
@@ -104,6 +107,9 @@ def trial(fit_fn, case: Case) -> Feedback:
     loader = watch.loader(TensorLoader(*toy_data(case.samples), batch_size=4), "train")
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=case.step_size, gamma=case.gamma)
+    for _ in range(case.done):  # a resumed run: the epochs before this call were stepped already
+        optimizer.step()
+        scheduler.step()
     used, order, loss_fn = [], [], RecordingLoss(watch)
 
     def before_optimizer_step(opt, args, kwargs) -> None:
@@ -125,9 +131,13 @@ def trial(fit_fn, case: Case) -> Feedback:
         problems += history_problems(history, case, loss_fn) if not problems else []
     except LearnerError as error:
         return failed(error)
+    if problems and case.done:
+        problems[0] = Problem(f"With a scheduler resumed after {case.done} epochs: {problems[0].symptom}",
+                              problems[0].why)
     return verdict(problems, "the learning rate followed the epoch schedule.",
                    [f"Learning rate per epoch: {', '.join(yours)}; the history records each epoch's rate and mean "
-                    f"loss. Also right with {CASES[1].schedule()} over {CASES[1].epochs} epochs."])
+                    f"loss. Also right with {CASES[1].schedule()} over {CASES[1].epochs} epochs, resumed after "
+                    f"{CASES[1].done}."])
 
 
 @isolated("fit")
