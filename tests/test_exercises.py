@@ -725,7 +725,10 @@ SET_EPOCH_WRONG = {
     "the seed set to the epoch, then put back": (
         set_epoch_source("seed = loader.sampler.seed if epoch == 0 else seed\n        loader.sampler.seed = epoch",
                          epoch_end="loader.sampler.seed = seed"),
-        "Samplers seeded 0 and 1 drew the same orders in all 3 epochs."),
+        "Samplers seeded 0 and 1 drew the same orders in the first 3 epochs."),
+    "an epoch number that comes round every 3 epochs": (set_epoch_source("loader.sampler.set_epoch(epoch % 3)"),
+                                                         "Process 0 drew its samples in an order it had drawn before: "
+                                                         "epoch 4 repeated epoch 1"),
 }
 SET_EPOCH_RIGHT = {
     "set_epoch(epoch) first": set_epoch_source(),
