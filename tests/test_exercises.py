@@ -379,6 +379,14 @@ ZERO_WRONG = {
                         "Your function should return a dict with a 'loss' entry"),
     "only for an epoch of 3 batches": (train_source(start="if len(loader) == 3: optimizer.zero_grad()"),
                                        "The gradient grew from step to step"),
+    "zero_grad fixed, train mode never set": (edited(train_source(), ("    model.train()\n", "")),
+                                              "The model ran every batch in eval mode"),
+    "zero_grad fixed, the metric never reset": (edited(train_source(), ("    metrics.reset()\n", "")),
+                                                "The accuracy your function returned is 0.1875; the predictions of "
+                                                "this epoch score 0.2500."),
+    "zero_grad fixed, metrics from a forward pass after the step": (
+        edited(train_source(), ("metrics.update(logits.detach(), y)", "metrics.update(model(x).detach(), y)")),
+        "The accuracy your function returned is"),
 }
 CLOSURE = ("        logits = model(x)\n        loss = loss_fn(logits, y)\n        loss.backward()\n        \n"
            "        optimizer.step()", """        def closure():

@@ -8,7 +8,7 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    batch_gradient, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated, LearnerError,
+    batch_gradient, close, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated, LearnerError,
     loss_problem, matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier, toy_data, Tracking,
     verdict, Watch,
 )
@@ -51,7 +51,8 @@ def diagnose(steps: list[Step], stale: torch.Tensor, batches: int) -> list[Probl
         found.append(Problem(f"The gradient grew from step to step: norms {used}, where each batch's own gradient "
                              f"has norms {own}.",
                              f"Steps {', '.join(map(str, piled))} also carried the gradients of the batches "
-                             "before them."))
+                             "before them." if len(piled) > 1 else
+                             f"Step {piled[0]} also carried the gradient of the batch before it."))
     if matches(steps[0].used, steps[0].own + stale):
         found.append(Problem("The first step used the first batch's gradient plus the gradient .grad already held "
                              "when your function was called.",
@@ -67,6 +68,28 @@ def diagnose(steps: list[Step], stale: torch.Tensor, batches: int) -> list[Probl
     return found
 
 
+def accuracy_problem(result: dict, loss_fn: RecordingLoss) -> Problem | None:
+    """A problem when the returned accuracy is not that of the predictions the loss scored in this epoch."""
+    got, expected = read_number(result, "accuracy"), loss_fn.recount()[2]
+    if close(got, expected):
+        return None
+    return Problem(f"The accuracy your function returned is {got:.4f}; the predictions of this epoch score "
+                   f"{expected:.4f}.",
+                   "The metric it was given still held predictions from before the call, or counted others than "
+                   "the ones the loss scored: reset it first, and update it with each batch's outputs.")
+
+
+def in_eval_mode(watch: Watch) -> Problem | None:
+    """A problem when the model ran batches in eval mode: it was given in eval mode and never switched back."""
+    off = [s for s in watch.passes() if not s.training]
+    if not off:
+        return None
+    how = "every batch" if len(off) == len(watch.passes()) else "some batches"
+    return Problem(f"The model ran {how} in eval mode: it was in eval mode when your function was called (as a "
+                   "validation leaves it).",
+                   "Training runs in train mode (Dropout and BatchNorm behave differently): switch to it first.")
+
+
 def trial(train_fn, samples: int, batch_size: int) -> Feedback:
     """Train one epoch from a model whose .grad still holds an earlier gradient; compare every step's gradient."""
     model = tiny_classifier()
@@ -76,16 +99,18 @@ def trial(train_fn, samples: int, batch_size: int) -> Feedback:
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     loader = Tracking(TensorLoader(x, y, batch_size=batch_size))
     updates = record_updates(model, optimizer, LR, lambda: batch_gradient(model, *loader.batch))
-    watch, loss_fn = Watch(model), RecordingLoss()
+    watch, loss_fn, metrics = Watch(model), RecordingLoss(), classification_metrics()
+    metrics.update(torch.eye(3)[[0, 1, 2, 0]], torch.tensor([1, 2, 0, 1]))  # left from a validation: 0 of 4 right
+    model.eval()  # as a validation leaves it
     try:
-        result, problems = call(train_fn, model, loader, loss_fn, optimizer, classification_metrics(), CPU,
-                                model=model, keeps_mode=False)
-        wrong_loss = loss_problem(read_number(result, "loss"), loss_fn.recount())
+        result, problems = call(train_fn, model, loader, loss_fn, optimizer, metrics, CPU, model=model,
+                                keeps_mode=False)
+        wrong = [loss_problem(read_number(result, "loss"), loss_fn.recount()), accuracy_problem(result, loss_fn)]
     except LearnerError as error:
         return failed(error)
     steps = [Step(*update) for update in updates]
-    problems = ([p for p in [watch.copied()] if p] + diagnose(steps, stale, len(loader)) + problems
-                + [p for p in [wrong_loss] if p])
+    problems = ([p for p in [watch.copied(), in_eval_mode(watch)] if p] + diagnose(steps, stale, len(loader))
+                + problems + [p for p in wrong if p])
     return verdict(problems, "every step used its own batch's gradient and nothing else.",
                    [f"Gradient norm at each step of an epoch of {len(loader)} batches: "
                     f"{norms([s.used for s in steps])}."])
