@@ -828,7 +828,8 @@ ACCUMULATION_WRONG = {
         edited(DIVIDED_AFTER, ("p.grad /= samples", "p.grad /= min(accumulate, len(loader) - (i - 1) // accumulate "
                                                     "* accumulate) * first"),
                ("for i, (inputs, targets) in enumerate(loader, 1):\n",
-                "for i, (inputs, targets) in enumerate(loader, 1):\n        first = first if i > 1 else len(targets)\n")),
+                "for i, (inputs, targets) in enumerate(loader, 1):\n"
+                "        first = first if i > 1 else len(targets)\n")),
         "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm 2.9574"),
     "the fix only for a loader of 19 samples": (
         edited(ACCUMULATION_SOURCE, ("(loss * len(targets) / samples)", "(loss * len(targets) / samples "
@@ -994,7 +995,8 @@ def test_checks_leave_the_global_state_alone():
 
 def test_a_shuffled_split_is_never_rejected_by_chance():
     """Any seed of a right answer passes: only a block of the class-sorted data counts as unshuffled."""
-    source = SPLIT_HEAD + "    return random_split(dataset, sizes, generator=torch.Generator().manual_seed(seed + OFFSET))\n"
+    source = SPLIT_HEAD + ("    return random_split(dataset, sizes, "
+                           "generator=torch.Generator().manual_seed(seed + OFFSET))\n")
     rejected = [offset for offset in range(300)
                 if not split_generator.check(define(source.replace("OFFSET", str(offset)), "split"))]
     assert rejected == []

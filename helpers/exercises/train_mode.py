@@ -1,8 +1,8 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
 from ._common import (
-    call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
+    call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem, Problem,
+    read_number, RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
 )
 
 NOTEBOOK = "08_train_mode"

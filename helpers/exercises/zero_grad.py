@@ -8,9 +8,9 @@ from torch import nn
 from ..data import TensorLoader
 from ..metrics import classification_metrics
 from ._common import (
-    batch_gradient, close, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated, LearnerError,
-    loss_problem, matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier, toy_data, Tracking,
-    verdict, Watch,
+    batch_gradient, close, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated,
+    LearnerError, loss_problem, matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier,
+    toy_data, Tracking, verdict, Watch,
 )
 
 NOTEBOOK = "03_zero_grad"
