@@ -260,6 +260,17 @@ def loss_problem(got: float, recount: tuple[float, float, float], what: str = "T
                    "Weight each batch's mean loss by its number of samples: the last batch is shorter.")
 
 
+def epoch_loss_problem(history: list, loss_fn: RecordingLoss, keys=(("train", "loss"), ("val", "val_loss"))) \
+        -> Problem | None:
+    """The first epoch record whose losses are not the per-sample means of the batches its phases scored."""
+    for epoch, record in enumerate(history, 1):
+        for phase, key in keys:
+            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
+            if problem:
+                return problem
+    return None
+
+
 class Tracking:
     """A loader that remembers the batch it yielded last."""
 

@@ -2,8 +2,9 @@
 
 from ..metrics import Accuracy
 from ._common import (
-    Batch, call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem,
-    Problem, read_number, RecordingLoss, trained_in_eval_mode, validation_problems, Watch, watched_fit,
+    Batch, call, close, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated,
+    LearnerError, Problem, read_number, RecordingLoss, trained_in_eval_mode, validation_problems, Watch,
+    watched_fit,
 )
 
 NOTEBOOK = "10_capstone"
@@ -29,15 +30,12 @@ def train_mode_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Probl
 
 
 def loss_bug(watch: Watch, history: list, loss_fn: RecordingLoss) -> Problem | None:
-    for epoch, record in enumerate(history, 1):
-        for phase, key in (("train", "loss"), ("val", "val_loss")):
-            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
-            if problem:
-                return Problem(problem.symptom, "Every sample should count once in the mean.")
-    return None
+    problem = epoch_loss_problem(history, loss_fn)
+    return problem and Problem(problem.symptom, "Every sample should count once in the mean.")
 
 
 def accuracy(batches: list[Batch]) -> float:
+    """The fraction of correct predictions in these batches."""
     return sum(b.correct for b in batches) / max(sum(b.size for b in batches), 1)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from ..data import TensorLoader
 from ._common import (
-    call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem, Problem,
+    call, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, Problem,
     read_number, RecordingLoss, tiny_classifier, toy_data, verdict, Watch,
 )
 
@@ -19,12 +19,12 @@ HINTS = [
     "Move scheduler.step() out of the batch loop: call it once at the end of every epoch, after that "
     "epoch's optimizer.step() calls.",
 ]
-LR = 0.1
+LR, BATCH = 0.1, 4
 
 
 @dataclass
 class Case:
-    """One fit the check runs: the schedule, and the loader's samples in batches of 4."""
+    """One fit the check runs: the schedule, and the loader's samples in batches of BATCH."""
 
     epochs: int
     step_size: int
@@ -59,7 +59,7 @@ def per_epoch(lrs: list[tuple[int, float]], epochs: int) -> list[str]:
 
 def schedule_problem(case: Case, yours: list[str], steps: int, order: list[str], counted: int) -> Problem | None:
     """A problem when the optimizer's steps did not run at the intended rates, or the scheduler did not count epochs."""
-    batches = -(-case.samples // 4)
+    batches = -(-case.samples // BATCH)
     if yours != case.intended() or steps != case.epochs * batches:
         early = order[:1] == ["scheduler"]
         return Problem(
@@ -88,10 +88,10 @@ def history_problems(history, case: Case, loss_fn: RecordingLoss) -> list[Proble
     if not isinstance(history, list) or len(history) != case.epochs:
         return [Problem(f"Your function returned {reprlib.repr(history)}, not a list of {case.epochs} records, one "
                         "per epoch.", "fit returns one dict per epoch, with its mean loss and learning rate.")]
+    wrong_loss = epoch_loss_problem(history, loss_fn, keys=[("train", "loss")])
+    if wrong_loss:
+        return [wrong_loss]
     for epoch, (record, intended) in enumerate(zip(history, case.intended()), 1):
-        problem = loss_problem(read_number(record, "loss"), loss_fn.recount("train", epoch), f"Epoch {epoch}'s loss")
-        if problem:
-            return [problem]
         lr = read_number(record, "lr")
         if f"{lr:g}" != intended:
             return [Problem(f"Epoch {epoch}'s record says lr={lr:g}, but its optimizer steps ran at {intended}.",
@@ -104,7 +104,7 @@ def trial(fit_fn, case: Case) -> Feedback:
     """Fit with SGD(lr=0.1) and StepLR; compare the lr every step used, the scheduler's count and the history."""
     model = tiny_classifier()
     watch = Watch(model)
-    loader = watch.loader(TensorLoader(*toy_data(case.samples), batch_size=4), "train")
+    loader = watch.loader(TensorLoader(*toy_data(case.samples), batch_size=BATCH), "train")
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=case.step_size, gamma=case.gamma)
     for _ in range(case.done):  # a resumed run: the epochs before this call were stepped already

@@ -1,8 +1,8 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
 from ._common import (
-    call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem, Problem,
-    read_number, RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
+    call, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError,
+    Problem, RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
 )
 
 NOTEBOOK = "08_train_mode"
@@ -34,12 +34,7 @@ def history_problems(history, loss_fn: RecordingLoss, epochs: int) -> list[Probl
     if not isinstance(history, list) or len(history) != epochs:
         return [Problem(f"Your function returned {history!r:.60}, not a list of {epochs} records, one per epoch.",
                         "fit returns one dict of results per epoch.")]
-    for epoch, record in enumerate(history, 1):
-        for phase, key in (("train", "loss"), ("val", "val_loss")):
-            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
-            if problem:
-                return [problem]
-    return []
+    return [p for p in [epoch_loss_problem(history, loss_fn)] if p]
 
 
 def trial(fit_fn, epochs: int) -> Feedback:
