@@ -1,9 +1,10 @@
-"""Data: the bundled MNIST subset, a seeded split, and a fast in-memory loader."""
+"""Data: the bundled MNIST subset, a seeded split, a fast in-memory loader, and two data sets the course makes."""
 
 import math
 from pathlib import Path
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset, TensorDataset, random_split
 from torchvision.datasets import MNIST
 from torchvision.transforms import v2
@@ -14,6 +15,7 @@ from .devices import get_default_device
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 FULL_MNIST_DIR = Path.home() / ".cache" / "pytorch-training-loop-course"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+PAD = 0  # the token that pads sequences to a batch's longest; never a real token or target
 
 
 def mnist_transform() -> v2.Compose:
@@ -136,3 +138,27 @@ def mnist_loaders(batch_size: int = 64, *, generator: torch.Generator, val_size:
     device = device if device is not None else get_default_device()
     return (TensorLoader(*as_tensors(train_set, device), batch_size=batch_size, shuffle=True, generator=generator),
             TensorLoader(*as_tensors(val_set, device), batch_size=batch_size))
+
+
+def noisy_wave(n: int, *, generator: torch.Generator, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs x uniform in [-3, 3] and targets sin(2x) + x / 3 plus Gaussian noise of std `noise`, both (n, 1).
+
+    The noise cannot be learned: no model's mean squared error on fresh samples beats noise ** 2."""
+    x = torch.rand(n, 1, generator=generator) * 6 - 3
+    return x, torch.sin(2 * x) + x / 3 + noise * torch.randn(n, 1, generator=generator)
+
+
+def running_sum(n: int, *, generator: torch.Generator, tokens: int = 8, classes: int = 3,
+                lengths: tuple[int, int] = (2, 24)) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`n` sequences of random tokens 1..`tokens`, each of a length drawn from `lengths`, as (tokens, targets)
+    pairs: each token's target is the sum of its sequence so far modulo `classes`, plus one (class 0 is PAD)."""
+    sizes = torch.randint(lengths[0], lengths[1] + 1, (n,), generator=generator).tolist()
+    sequences = [torch.randint(1, tokens + 1, (size,), generator=generator) for size in sizes]
+    return [(sequence, sequence.cumsum(dim=0) % classes + 1) for sequence in sequences]
+
+
+def pad_batch(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A DataLoader's collate_fn for sequences: tokens and targets padded with PAD to the batch's longest, (N, T)."""
+    tokens, targets = zip(*pairs)
+    return (pad_sequence(tokens, batch_first=True, padding_value=PAD),
+            pad_sequence(targets, batch_first=True, padding_value=PAD))

@@ -12,6 +12,7 @@ from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
 from .checkpoint import check_writable, resume, save_checkpoint
+from .counting import check_shapes, counted_targets
 from .devices import same_device
 from .distributed import all_sum, gather, is_main, rank, unwrap, world_size
 from .history import Best, History
@@ -23,10 +24,10 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
                     max_grad_norm: float | None = None, precision: torch.dtype | None = None,
                     scaler: torch.amp.GradScaler | None = None, batch_scheduler=None,
                     epoch: int | None = None) -> dict[str, float]:
-    """One pass over `loader` in train mode: the per-sample mean loss and each metric.
+    """One pass over `loader` in train mode: the mean loss per counted target (counting.py) and each metric.
 
     Options: one optimizer step per `accumulate` batches (each batch's loss weighted by its share of the
-    samples in its group), clip gradients to `max_grad_norm` (the mean norm before clipping is returned as
+    targets counted in its group), clip gradients to `max_grad_norm` (the mean norm before clipping is returned as
     grad_norm), run the forward pass in `precision` (torch.bfloat16, torch.float16) with a GradScaler for
     float16, and step `batch_scheduler` after every optimizer step. Under torchrun, `model` is wrapped in
     DistributedDataParallel and the loss and metrics cover the batches of every process."""
@@ -37,30 +38,31 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     _check_trainable(model, loader, accumulate)
     update = _updater(metrics)
     model.train()
-    losses, sizes, norms = [], [], []
+    losses, counts, norms = [], [], []
     for group in _groups(loader, accumulate, device):
         optimizer.zero_grad(set_to_none=True)
-        for index, ((inputs, targets), weight) in enumerate(zip(group, _weights(group, device))):
+        group_counts = [counted_targets(loss_fn, targets) for _, targets in group]
+        for index, ((inputs, targets), weight) in enumerate(zip(group, _weights(group_counts, device))):
             with _synced(model, last=index == len(group) - 1):
                 with autocast:
-                    logits = _checked(model(inputs), targets)
+                    logits = _checked(model(inputs), targets, loss_fn)
                     loss = loss_fn(logits, targets)
                 scaler.scale(loss * weight if weight is not None else loss).backward()
             losses.append(loss.detach())
-            sizes.append(len(targets))
             update(logits.detach(), targets)
+        counts += group_counts
         norms += _step(model, optimizer, scaler, max_grad_norm)
         if batch_scheduler is not None:
             batch_scheduler.step()
     extra = {"grad_norm": torch.stack(norms).mean()} if norms else {}
-    return _summarize(losses, sizes, metrics, epoch, "training", extra)
+    return _summarize(losses, counts, metrics, epoch, "training", extra)
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | MetricCollection,
              device: torch.device, *, precision: torch.dtype | None = None,
              epoch: int | None = None) -> dict[str, float]:
-    """One pass over `loader` in eval mode, recording no autograd graph: mean loss and each metric.
+    """One pass over `loader` in eval mode, recording no autograd graph: mean loss per counted target and each metric.
 
     Every module is put back in the mode it was in (a training loop stays in train mode)."""
     device = torch.device(device)
@@ -68,16 +70,16 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
     update = _updater(metrics)
-    losses, sizes = [], []
+    losses, counts = [], []
     with _eval_mode(model):
         for batch in loader:
             inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
+            counts.append(counted_targets(loss_fn, targets))
             with autocast:
-                logits = _checked(model(inputs), targets)
+                logits = _checked(model(inputs), targets, loss_fn)
                 losses.append(loss_fn(logits, targets))
-            sizes.append(len(targets))
             update(logits, targets)
-    return _summarize(losses, sizes, metrics, epoch, "validation")
+    return _summarize(losses, counts, metrics, epoch, "validation")
 
 
 @torch.inference_mode()
@@ -257,15 +259,14 @@ def _groups(loader, accumulate: int, device: torch.device):
         yield group
 
 
-def _weights(group: list, device: torch.device) -> list:
-    """Each batch's share of its group's samples, counted over every process (None: a lone batch, weight 1).
+def _weights(counts: list[torch.Tensor], device: torch.device) -> list:
+    """Each batch's share of its group's counted targets, over every process (None: a lone batch, weight 1).
 
     DDP averages gradients over the processes, so each process's share is multiplied by their number."""
-    sizes = [len(targets) for _, targets in group]
     if world_size() == 1:
-        return [None] if len(group) == 1 else [size / sum(sizes) for size in sizes]
-    total = all_sum(torch.full((), float(sum(sizes)), device=device))  # a fill, not a copy: no host sync
-    return [size * world_size() / total for size in sizes]
+        return [None] if len(counts) == 1 else [count / sum(counts) for count in counts]
+    total = all_sum(torch.stack(counts).sum().to(device, torch.float))
+    return [count * world_size() / total for count in counts]
 
 
 def _synced(model: nn.Module, last: bool):
@@ -314,7 +315,7 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
                          f"move the model first with model.to({str(device)!r}), or pass the model's device.")
     if getattr(loss_fn, "reduction", "mean") != "mean":
         raise ValueError(f"loss_fn has reduction={loss_fn.reduction!r}; the loop weights each batch's mean "
-                         "loss by its size, so use reduction='mean' (the default).")
+                         "loss by the number of targets it counted, so use reduction='mean' (the default).")
     metrics = as_collection(metrics).to(device)
     metrics.reset()
     return metrics
@@ -334,8 +335,8 @@ def _updater(metrics: MetricCollection) -> Callable[[torch.Tensor, torch.Tensor]
     return update
 
 
-def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The model's output, after checking it is one tensor with one row per label."""
+def _checked(logits: torch.Tensor, targets: torch.Tensor, loss_fn) -> torch.Tensor:
+    """The model's output, after checking it is one tensor with one row per label, shaped for the loss."""
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"The model returned a {type(logits).__name__}; the loop needs one tensor of scores per "
                         "batch. Return only the logits from forward, or wrap the model in a module that does.")
@@ -343,21 +344,23 @@ def _checked(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"The model returned {logits.shape[0]} rows (shape {tuple(logits.shape)}) for a batch "
                          f"of {targets.shape[0]} labels. Keep the batch dimension first: flatten with "
                          "x.flatten(start_dim=1), not x.view(-1).")
+    check_shapes(loss_fn, logits, targets)
     return logits
 
 
-def _summarize(losses: list[torch.Tensor], sizes: list[int], metrics: MetricCollection, epoch: int | None,
-               phase: str, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
-    """The per-sample mean loss, the metrics and any `extra` values, read back to the host once."""
+def _summarize(losses: list[torch.Tensor], counts: list[torch.Tensor], metrics: MetricCollection,
+               epoch: int | None, phase: str, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+    """The mean loss per counted target, the metrics and any `extra` values, read back to the host once."""
     if not losses:
         raise ValueError("The loader yielded no batches: is its dataset empty, or is drop_last=True "
                          "with a batch size larger than the dataset?")
     batch_losses = torch.stack(losses).float()
-    weights = torch.tensor(sizes, dtype=batch_losses.dtype, device=batch_losses.device)
-    total = all_sum(torch.stack([(batch_losses * weights).sum(), weights.sum()]))  # over every process
+    weights = torch.stack(counts).to(batch_losses.device, batch_losses.dtype)
+    weighted = (batch_losses * weights).where(weights > 0, 0)  # a batch with nothing counted (all padding): 0, not NaN
+    total = all_sum(torch.stack([weighted.sum(), weights.sum()]))  # over every process
     values = to_floats({"loss": total[0] / total[1], **metrics.compute(), **(extra or {})})
     if not math.isfinite(values["loss"]):
-        bad = torch.nonzero(~torch.isfinite(batch_losses)).flatten().tolist()
+        bad = torch.nonzero(~torch.isfinite(weighted)).flatten().tolist()
         where = (f"batch {bad[0]}" if bad else "a batch of another process") + \
                 (f" of process {rank()}" if bad and world_size() > 1 else "")
         became = f"became {batch_losses[bad[0]].item()}" if bad else "became non-finite"

@@ -1,7 +1,10 @@
 """Metrics: TorchMetrics objects that accumulate on the device and sync once per epoch."""
 
 import torch
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import MeanAbsoluteError, Metric, MetricCollection, R2Score
+from torchmetrics.classification import MulticlassAccuracy
+
+from .data import PAD
 
 
 class Accuracy(Metric):
@@ -51,6 +54,18 @@ def _check_classes(preds: torch.Tensor, target: torch.Tensor) -> None:
 def classification_metrics() -> MetricCollection:
     """The course's metrics for a classifier: accuracy."""
     return MetricCollection({"accuracy": Accuracy()})
+
+
+def regression_metrics() -> MetricCollection:
+    """The course's metrics for a regression: mean absolute error (in the targets' units) and R²."""
+    return MetricCollection({"mae": MeanAbsoluteError(), "r2": R2Score()})
+
+
+def token_metrics(classes: int, ignore_index: int = PAD) -> MetricCollection:
+    """The course's metrics for a class per token: the accuracy over the tokens whose target is not `ignore_index`.
+
+    Scores (N, classes, T) against targets (N, T), as CrossEntropyLoss takes them."""
+    return MetricCollection({"accuracy": MulticlassAccuracy(classes, average="micro", ignore_index=ignore_index)})
 
 
 def as_collection(metrics: Metric | MetricCollection) -> MetricCollection:
