@@ -83,20 +83,25 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """Class probabilities (softmax of the outputs) for `inputs`, in eval mode without autograd, on the model's
-    device, `batch_size` inputs at a time. The model is left in the mode it was in."""
+def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
+            probabilities: bool = True) -> torch.Tensor:
+    """Class probabilities (softmax over the class axis, dim 1) for `inputs`, or with probabilities=False the
+    outputs themselves (a regression's values); in eval mode without autograd, on the model's device, `batch_size`
+    inputs at a time. The model is left in the mode it was in."""
     model = unwrap(model)
     if len(inputs) == 0 or batch_size < 1:
         raise ValueError(f"predict needs at least one input and a batch_size of 1 or more; got {len(inputs)} "
                          f"inputs and batch_size={batch_size}.")
     device = next(model.parameters()).device
     with _eval_mode(model):
-        logits = [model(chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)]
-    if logits[0].ndim != 2:
-        raise ValueError(f"predict turns class scores of shape (N, classes) into probabilities; the model returned "
-                         f"shape {tuple(logits[0].shape)}.")
-    return torch.cat(logits).softmax(dim=1)
+        outputs = torch.cat([model(chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)])
+    if not probabilities:
+        return outputs
+    if outputs.ndim < 2 or outputs.shape[1] < 2:
+        raise ValueError(f"predict turns class scores of shape (N, classes) or (N, classes, T) into probabilities; "
+                         f"the model returned shape {tuple(outputs.shape)}, not one score per class. For a "
+                         "regression's values pass probabilities=False.")
+    return outputs.softmax(dim=1)
 
 
 @contextlib.contextmanager

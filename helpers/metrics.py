@@ -48,7 +48,8 @@ def _check_classes(preds: torch.Tensor, target: torch.Tensor) -> None:
         return
     raise ValueError(f"Accuracy needs class scores (N, classes) or class indices (N,) for targets of shape "
                      f"{tuple(target.shape)}, got {preds.dtype} predictions of shape {tuple(preds.shape)}. For "
-                     "regression outputs use a regression metric such as torchmetrics.MeanSquaredError.")
+                     "regression outputs use helpers.regression_metrics(); for scores per token (N, classes, T) "
+                     "helpers.token_metrics(classes), which leaves the padding out.")
 
 
 def classification_metrics() -> MetricCollection:

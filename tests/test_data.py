@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import DATA_DIR, TensorLoader, as_tensors, mnist, mnist_loaders, train_val_split
+from helpers import (DATA_DIR, PAD, TensorLoader, as_tensors, mnist, mnist_loaders, noisy_wave, pad_batch, running_sum,
+                     train_val_split)
 
 CHECKSUMS = {
     "t10k-images-idx3-ubyte": "661b9be9d66bbdec4fdea0720f1e9836bc6594070cb44db09fbd6b9b8f3b60e2",
@@ -120,3 +121,22 @@ def test_in_memory_and_dataloader_paths_hold_the_same_split():
         assert len(x_fast) == len(slow_loader.dataset)
         assert torch.equal(y_fast, y_slow) and torch.equal(x_fast, x_slow)
     assert len(fast[0].dataset) == 3000 and len(fast[1].dataset) == 1000
+
+
+def test_running_sum_targets_are_the_sum_so_far_and_pad_batch_pads_both_to_the_longest():
+    pairs = running_sum(50, generator=torch.Generator().manual_seed(0), lengths=(1, 6))
+    assert {len(tokens) for tokens, _ in pairs} == {1, 2, 3, 4, 5, 6}
+    tokens, targets = pairs[0]
+    assert targets.tolist() == [sum(tokens[:i + 1].tolist()) % 3 + 1 for i in range(len(tokens))]
+    assert all(PAD not in t.tolist() and PAD not in y.tolist() for t, y in pairs)
+    padded_tokens, padded_targets = pad_batch(pairs[:4])
+    longest = max(len(t) for t, _ in pairs[:4])
+    assert padded_tokens.shape == padded_targets.shape == (4, longest)
+    assert [(row != PAD).sum().item() for row in padded_targets] == [len(t) for t, _ in pairs[:4]]
+
+
+def test_noisy_wave_is_the_curve_plus_noise_of_the_given_size():
+    x, y = noisy_wave(20_000, generator=torch.Generator().manual_seed(0), noise=0.1)
+    assert x.shape == y.shape == (20_000, 1) and -3 <= x.min() and x.max() <= 3
+    noise = y - (torch.sin(2 * x) + x / 3)
+    assert noise.std().item() == pytest.approx(0.1, rel=0.02) and abs(noise.mean().item()) < 0.003

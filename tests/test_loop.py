@@ -636,7 +636,21 @@ def test_predict_refuses_what_it_cannot_score(inputs, batch_size, words):
         helpers.predict(nn.Linear(4, 3), inputs, batch_size=batch_size)
 
 
-def test_predict_needs_class_scores():
-    with pytest.raises(ValueError, match=r"of shape \(N, classes\) into probabilities; the model returned shape \(5,\)"):
-        helpers.predict(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), torch.zeros(5, 4))
+@pytest.mark.parametrize("model, shape", [(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), r"\(5,\)"),
+                                          (nn.Linear(4, 1), r"\(5, 1\)")])
+def test_predict_needs_class_scores_and_offers_a_regression_its_values(model, shape):
+    with pytest.raises(ValueError, match=rf"into probabilities; the model returned shape {shape}, not one score per "
+                                         "class. For a regression's values pass probabilities=False."):
+        helpers.predict(model, torch.zeros(5, 4))
+    with torch.no_grad():
+        assert torch.equal(helpers.predict(model, torch.ones(5, 4), probabilities=False), model(torch.ones(5, 4)))
+
+
+def test_predict_gives_each_token_its_class_probabilities():
+    model = helpers.TokenTagger(8, 4).eval()
+    tokens = helpers.pad_batch(helpers.running_sum(5, generator=torch.Generator().manual_seed(0)))[0]
+    probabilities = helpers.predict(model, tokens, batch_size=2)
+    assert probabilities.shape == (5, 4, tokens.shape[1])
+    with torch.no_grad():
+        assert torch.allclose(probabilities, model(tokens).softmax(dim=1), atol=1e-6)
 
