@@ -18,9 +18,9 @@ def markdown(path) -> str:
 
 
 def test_the_readme_maps_every_notebook_and_exercise():
-    assert [n for n, _, _ in LESSONS] == [str(i) for i in range(1, 11)]
+    assert [n for n, _, _ in LESSONS] == [str(i) for i in range(1, 12)]
     assert sorted(f for _, f, _ in LESSONS) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert [n for n, _, _, _ in EXERCISES] == [str(i) for i in range(1, 13)]
+    assert [n for n, _, _, _ in EXERCISES] == [str(i) for i in range(1, 16)]
     assert sorted(f for _, f, _, _ in EXERCISES) == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
 
 
@@ -32,14 +32,14 @@ def test_notebook_1_shows_the_readme_course_map():
     assert exercises == [(f, after, t) for _, f, after, t in EXERCISES]
 
 
-@pytest.mark.parametrize("number", range(1, 11))
+@pytest.mark.parametrize("number", range(1, 12))
 def test_every_lesson_ends_with_its_exercises_and_the_next_lesson(number):
     name = next(f for n, f, _ in LESSONS if n == str(number))
     last = "".join(cells(ROOT / "notebooks" / name)[-1]["source"])
     for _, exercise, after, _ in EXERCISES:
         if after == str(number):
             assert f"](../exercises/{exercise})" in last, exercise
-    if number < 10:
+    if number < 11:
         following = next(f for n, f, _ in LESSONS if n == str(number + 1))
         assert f"Next: **[{number + 1}." in last and f"]({following})" in last
 

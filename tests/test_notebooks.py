@@ -9,9 +9,9 @@ NOTEBOOKS = sorted(p for folder in FOLDERS for p in (ROOT / folder).glob("*.ipyn
 
 def test_the_course_has_its_notebooks():
     names = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
-    assert len([n for n in names if n.startswith("notebooks/")]) == 10
-    assert len([n for n in names if n.startswith("exercises/")]) == 12
-    assert len([n for n in names if n.startswith("solutions/")]) == 12
+    assert len([n for n in names if n.startswith("notebooks/")]) == 11
+    assert len([n for n in names if n.startswith("exercises/")]) == 15
+    assert len([n for n in names if n.startswith("solutions/")]) == 15
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
