@@ -7,8 +7,8 @@ import torch
 
 import helpers
 from helpers.exercises import (
-    EXERCISES, accumulation, capstone, eval_mode, loss_averaging, loss_graph, metric_reset, resume_optimizer,
-    scheduler, set_epoch, split_generator, train_mode, zero_grad,
+    EXERCISES, accumulation, capstone, class_axis, eval_mode, loss_averaging, loss_graph, metric_reset, padding_count,
+    regression_shape, resume_optimizer, scheduler, set_epoch, split_generator, train_mode, zero_grad,
 )
 from helpers.exercises._common import WIDTH
 from notebook_cells import ROOT, cells, define, exercise_function, exercise_source, tags
@@ -16,7 +16,8 @@ from notebook_cells import ROOT, cells, define, exercise_function, exercise_sour
 FUNCTION = {"eval_mode": "evaluate", "loss_averaging": "evaluate", "zero_grad": "train_one_epoch",
             "metric_reset": "evaluate", "split_generator": "split", "loss_graph": "train_one_epoch",
             "resume_optimizer": "resume", "train_mode": "fit", "scheduler": "fit", "capstone": "fit",
-            "set_epoch": "fit", "accumulation": "train_one_epoch"}
+            "set_epoch": "fit", "accumulation": "train_one_epoch", "regression_shape": "train_step",
+            "padding_count": "evaluate_tokens", "class_axis": "token_loss"}
 STARTER_SAYS = {
     "eval_mode": "Dropout was switching units off at random in 8 of the 8 batches of the two calls that found the "
                  "model in train mode. The same model on the same data gave the losses",
@@ -32,6 +33,11 @@ STARTER_SAYS = {
     "capstone": "3 of the 3 bugs remain. Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "set_epoch": "Process 0 drew its 7 samples in the same order in all 3 epochs",
     "accumulation": "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm",
+    "regression_shape": "With a batch of 5: your step was that of a loss comparing each of the 5 outputs (shape (5, 1)) "
+                        "with every one of the 5 targets (shape (5,)): 5\u00d75 = 25 pairs",
+    "padding_count": "Your accuracy is 0.6164 but 18 of the 46 real tokens are predicted right (0.3913).",
+    "class_axis": "Given scores that put every real token's own class 12 ahead of the others (the right loss is "
+                  "0.0000), your loss is 5.2493.",
 }
 NAMES = sorted(EXERCISES)
 
@@ -150,6 +156,9 @@ FIX_CODE = {
     capstone: ["model.train()", "clone()", "* len(targets)"],
     set_epoch: ["set_epoch("],
     accumulation: ["* len(targets) /"],
+    regression_shape: ["squeeze(1)", "unsqueeze(1)"],
+    padding_count: ["ignore_index=pad", "!= pad"],
+    class_axis: ["permute(", "transpose(1, 2)"],
 }
 
 
@@ -926,6 +935,283 @@ CAPSTONE_RIGHT = {
         ("val_loss=val_total / val_count", "val_loss=loss_fn(logits, targets).item()")),
 }
 
+REGRESSION_STARTER = exercise_source(ROOT / "exercises" / "13_regression_shape.ipynb")
+REGRESSION_SOURCE = exercise_source(ROOT / "solutions" / "13_regression_shape.ipynb")
+STARTER_LOSS = "nn.functional.mse_loss(model(inputs), targets)"
+SOLUTION_LOSS = "nn.functional.mse_loss(outputs, targets)"
+
+
+def regression_source(loss: str, *changes: tuple[str, str]) -> str:
+    """The solution's train_step with the loss of (outputs, targets) written as `loss`, and each change made."""
+    return edited(REGRESSION_SOURCE, (SOLUTION_LOSS, loss), *changes)
+
+
+RAW_OUTPUTS = ("model(inputs).squeeze(1)", "model(inputs)")
+BROADCAST = "that of a loss comparing each of the 5 outputs (shape (5, 1)) with every one of the 5 targets"
+REGRESSION_WRONG = {
+    "outputs (N, 1) against targets (N,)": (REGRESSION_STARTER, BROADCAST + " (shape (5,)): 5\u00d75 = 25 pairs"),
+    "targets unsqueezed on the wrong axis": (edited(REGRESSION_STARTER, (STARTER_LOSS, STARTER_LOSS.replace(
+        "targets)", "targets.unsqueeze(0))"))), BROADCAST),
+    "the broadcast written by hand": (
+        edited(REGRESSION_STARTER, (STARTER_LOSS, "((model(inputs) - targets) ** 2).mean()")), BROADCAST),
+    "summed squared errors": (regression_source("nn.functional.mse_loss(outputs, targets, reduction='sum')"),
+                              "your step was 5 times the step of the batch's mean squared error. That is the step of "
+                              "the squared errors summed over the batch of 5"),
+    "the broadcast summed over the targets": (regression_source("((outputs - targets) ** 2).sum(1).mean()",
+                                                                RAW_OUTPUTS),
+                                              "your step was 5 times " + BROADCAST),
+    "mean absolute error": (regression_source("nn.functional.l1_loss(outputs, targets)"),
+                            "your step was that of the mean absolute error (L1), each output against its own target"),
+    "the batch's means compared": (regression_source("nn.functional.mse_loss(outputs.mean(), targets.mean())"),
+                                   "your step was that of a loss comparing the batch's mean output with its mean "
+                                   "target"),
+    "the loss after the step": (edited(REGRESSION_SOURCE, ("return loss.item()", "return nn.functional.mse_loss("
+                                                          "model(inputs).squeeze(1), targets).item()")),
+                                "your function returned 0.1777, the batch's loss after the step; before it the loss "
+                                "was 0.2515."),
+    "no zero_grad": (edited(REGRESSION_SOURCE, ("    optimizer.zero_grad()\n", "")),
+                     "your step also carried the gradient .grad already held when your function was called."),
+    "no zero_grad, outputs (N, 1)": (edited(REGRESSION_STARTER, ("    optimizer.zero_grad()\n", "")),
+                                     "your step also carried the gradient .grad already held when your function was "
+                                     "called, and the rest was " + BROADCAST),
+    "zero_grad between backward and step": (edited(REGRESSION_SOURCE, ("    optimizer.step()\n",
+                                                                       "    optimizer.zero_grad()\n"
+                                                                       "    optimizer.step()\n")),
+                                            "With a batch of 5: your function left the weights where they were."),
+    "the loss not returned": (edited(REGRESSION_SOURCE, ("return loss.item()", "return")),
+                              "Your function should return the batch's loss as a number, got None."),
+}
+REGRESSION_RIGHT = {
+    "outputs squeezed": REGRESSION_SOURCE,
+    "squeeze(-1)": edited(REGRESSION_SOURCE, ("squeeze(1)", "squeeze(-1)")),
+    "squeeze()": edited(REGRESSION_SOURCE, ("squeeze(1)", "squeeze()")),
+    "view(-1)": edited(REGRESSION_SOURCE, ("squeeze(1)", "view(-1)")),
+    "flatten()": edited(REGRESSION_SOURCE, ("squeeze(1)", "flatten()")),
+    "outputs transposed to (1, N)": edited(REGRESSION_SOURCE, ("squeeze(1)", "T")),
+    "targets unsqueezed": regression_source("nn.functional.mse_loss(outputs, targets.unsqueeze(1))", RAW_OUTPUTS),
+    "targets[:, None]": regression_source("nn.functional.mse_loss(outputs, targets[:, None])", RAW_OUTPUTS),
+    "targets.view(-1, 1)": regression_source("nn.functional.mse_loss(outputs, targets.view(-1, 1))", RAW_OUTPUTS),
+    "targets.view_as(outputs)": regression_source("nn.functional.mse_loss(outputs, targets.view_as(outputs))",
+                                                  RAW_OUTPUTS),
+    "squared errors by hand": regression_source("((outputs - targets) ** 2).mean()"),
+    "an MSELoss module, the loss tensor returned": edited(
+        regression_source("nn.MSELoss()(outputs, targets)"), ("return loss.item()", "return loss")),
+}
+
+PADDING_STARTER = exercise_source(ROOT / "exercises" / "14_padding_count.ipynb")
+PADDING_SOURCE = exercise_source(ROOT / "solutions" / "14_padding_count.ipynb")
+TOKENS_TEMPLATE = '''
+import torch
+from torch import nn
+
+
+@torch.inference_mode()
+def evaluate_tokens(model, loader, pad):
+    loss_fn = nn.CrossEntropyLoss(ARGUMENTS)
+    total_loss, count, correct, seen = 0.0, 0, 0, 0
+    for tokens, targets in loader:
+        scores = model(tokens)
+        real = targets != pad
+        total_loss += loss_fn(scores, targets).item() * WEIGHT
+        count += COUNT
+        correct += CORRECT
+        seen += SEEN
+    return {"loss": total_loss / count, "accuracy": correct / seen}
+'''
+
+
+def tokens_source(arguments="ignore_index=pad", weight="real.sum().item()", count="real.sum().item()",
+                  correct="(scores.argmax(1) == targets)[real].sum().item()", seen="real.sum().item()") -> str:
+    """An evaluate_tokens: loss_fn(arguments) weighted by `weight` over `count`; accuracy `correct` over `seen`."""
+    return (TOKENS_TEMPLATE.replace("ARGUMENTS", arguments).replace("WEIGHT", weight).replace("COUNT", count)
+            .replace("CORRECT", correct).replace("SEEN", seen))
+
+
+EVERY_RIGHT = "(scores.argmax(1) == targets).sum().item()"
+TOKEN_BATCH_MEANS = '''
+import torch
+from torch import nn
+
+
+@torch.inference_mode()
+def evaluate_tokens(model, loader, pad):
+    losses, accuracies = [], []
+    for tokens, targets in loader:
+        scores = model(tokens)
+        real = targets != pad
+        losses.append(nn.functional.cross_entropy(scores, targets, ignore_index=pad).item())
+        accuracies.append((scores.argmax(1) == targets)[real].float().mean().item())
+    return {"loss": sum(losses) / len(losses), "accuracy": sum(accuracies) / len(accuracies)}
+'''
+PER_SEQUENCE = '''
+import torch
+from torch import nn
+
+
+@torch.inference_mode()
+def evaluate_tokens(model, loader, pad):
+    losses, accuracies = [], []
+    for tokens, targets in loader:
+        for scores, wanted in zip(model(tokens), targets):  # scores (classes, T) of one sequence
+            real = wanted != pad
+            losses.append(nn.functional.cross_entropy(scores[:, real].T, wanted[real]).item())
+            accuracies.append((scores.argmax(0) == wanted)[real].float().mean().item())
+    return {"loss": sum(losses) / len(losses), "accuracy": sum(accuracies) / len(accuracies)}
+'''
+METRIC_OBJECTS = '''
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+
+@torch.inference_mode()
+def evaluate_tokens(model, loader, pad):
+    mean, accuracy = MeanMetric(), None
+    for tokens, targets in loader:
+        scores = model(tokens)
+        if accuracy is None:
+            accuracy = MulticlassAccuracy(scores.shape[1], ARGUMENTS)
+        mean.update(nn.functional.cross_entropy(scores, targets, ignore_index=pad), weight=(targets != pad).sum())
+        accuracy.update(scores, targets)
+    return {"loss": mean.compute(), "accuracy": accuracy.compute()}
+'''
+MASKED = '''
+import torch
+from torch import nn
+
+
+@torch.inference_mode()
+def evaluate_tokens(model, loader, pad):
+    total, count, correct = 0.0, 0, 0
+    for tokens, targets in loader:
+        real = targets != pad
+        scores, wanted = model(tokens).permute(0, 2, 1)[real], targets[real]  # (real tokens, classes)
+        total += nn.functional.cross_entropy(scores, wanted, reduction="sum").item()
+        count += len(wanted)
+        correct += (scores.argmax(1) == wanted).sum().item()
+    return {"loss": total / count, "accuracy": correct / count}
+'''
+HELPERS_EVALUATE = '''
+from torch import nn
+
+import helpers
+
+
+def evaluate_tokens(model, loader, pad):
+    classes = model(next(iter(loader))[0]).shape[1]
+    return helpers.evaluate(model, loader, nn.CrossEntropyLoss(ignore_index=pad), helpers.token_metrics(classes, pad),
+                            "cpu")
+'''
+PADDING_WRONG = {
+    "padding counted everywhere, batches weighted by sequences": (PADDING_STARTER,
+                                                                  "The 27 padded positions were counted too"),
+    "padding counted in the accuracy only": (tokens_source(correct=EVERY_RIGHT, seen="targets.numel()"),
+                                             "Your accuracy is 0.6164 but 18 of the 46 real tokens are predicted right "
+                                             "(0.3913). The 27 padded positions were counted too, and the model "
+                                             "predicts padding there: each one counted as right."),
+    "padding counted in the loss only": (tokens_source(arguments="", weight="targets.numel()", count="targets.numel()"),
+                                         "Your loss is 0.9142 but the mean cross-entropy over the 46 real tokens is "
+                                         "1.3632. The 27 padded positions were scored too."),
+    "the accuracy right, the loss without ignore_index": (tokens_source(arguments=""),
+                                                          "The 27 padded positions were scored in each batch's mean "
+                                                          "(then weighted by its real tokens)."),
+    "ignore_index, batches weighted by sequences": (tokens_source(weight="len(targets)", count="len(targets)"),
+                                                    "The padding was left out, but each batch's mean was weighted by "
+                                                    "its number of sequences (3, 3, 3, 1), not of real tokens."),
+    "ignore_index, batches weighted by all their positions": (
+        tokens_source(weight="targets.numel()", count="targets.numel()"),
+        "the means were weighted by all the batches' positions, the padded ones too."),
+    "the right predictions over every position": (tokens_source(seen="targets.numel()"),
+                                                  "Your accuracy is 0.2466 but 18 of the 46 real tokens are predicted "
+                                                  "right (0.3913). That is the right predictions divided by all 73 "
+                                                  "positions"),
+    "the real tokens' summed loss over every position": (
+        tokens_source(arguments="ignore_index=pad, reduction='sum'", weight="1", count="targets.numel()"),
+        "That is the real tokens' summed loss divided by all 73 positions, the 27 padded ones too."),
+    "the real tokens' summed loss over the sequences": (
+        tokens_source(arguments="ignore_index=pad, reduction='sum'", weight="1", count="len(targets)"),
+        "That is the real tokens' summed loss divided by the 10 sequences, not by the 46 tokens."),
+    "mean of the batches' means": (TOKEN_BATCH_MEANS, "That is the mean of the 4 batches' accuracies: a batch of 4 "
+                                                      "real tokens counted as much as one of 17."),
+    "mean of the sequences' means": (PER_SEQUENCE, "That is the mean of the 10 sequences' accuracies: a sequence of 1 "
+                                                   "token counted as much as one of 9."),
+    "MulticlassAccuracy's default average": (METRIC_OBJECTS.replace("ARGUMENTS", "ignore_index=pad"),
+                                             "That is the mean of the per-class accuracies (MulticlassAccuracy's "
+                                             "default, average=\"macro\")"),
+    "MulticlassAccuracy without ignore_index": (METRIC_OBJECTS.replace("ARGUMENTS", "average='micro'"),
+                                                "The 27 padded positions were counted too"),
+}
+PADDING_RIGHT = {
+    "ignore_index, weighted by real tokens": PADDING_SOURCE,
+    "summed loss over the real tokens": tokens_source(arguments="ignore_index=pad, reduction='sum'", weight="1"),
+    "real tokens picked by a mask": MASKED,
+    "MeanMetric and MulticlassAccuracy(average='micro')": METRIC_OBJECTS.replace(
+        "ARGUMENTS", "ignore_index=pad, average='micro'"),
+    "helpers.evaluate with token_metrics": HELPERS_EVALUATE,
+}
+
+AXIS_STARTER = exercise_source(ROOT / "exercises" / "15_class_axis.ipynb")
+AXIS_SOURCE = exercise_source(ROOT / "solutions" / "15_class_axis.ipynb")
+
+
+def axis_source(body: str) -> str:
+    """A token_loss of `scores`, `targets` and `pad` returning `body` (n, t and c are the scores' sizes)."""
+    return ("from torch import nn\n\n\ndef token_loss(scores, targets, pad):\n    n, t, c = scores.shape\n"
+            f"    return {body}\n")
+
+
+BY_HAND = '''
+def token_loss(scores, targets, pad):
+    real = targets != pad
+    picked = scores.log_softmax(DIM).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # each token's own class
+    return -(picked * real).sum() / real.sum()
+'''
+SCRAMBLED = "It pairs targets with scores from other positions or classes"
+AXIS_WRONG = {
+    "the class axis made by view": (AXIS_STARTER, SCRAMBLED),
+    "the class axis made by reshape": (edited(AXIS_STARTER, ("view(n, c, t)", "reshape(n, c, t)")), SCRAMBLED),
+    "permuted, padding counted": (edited(AXIS_SOURCE, (", ignore_index=pad", "")),
+                                  "your loss is 0.5635. The 6 padded positions were scored too"),
+    "flattened, padding counted": (
+        axis_source("nn.functional.cross_entropy(scores.reshape(-1, c), targets.reshape(-1))"),
+        "The 6 padded positions were scored too"),
+    "summed over the tokens": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad, reduction='sum')")),
+                               "Given random scores, your loss is 18.4518; the mean cross-entropy over the 12 real "
+                               "tokens is 1.5377. That is the sum over the 12 real tokens, not their mean"),
+    "mean over sequences": (axis_source("(nn.functional.cross_entropy(scores.permute(0, 2, 1), targets, "
+                                        "reduction='none') * (targets != pad)).sum(1).div((targets != pad).sum(1))"
+                                        ".mean()"),
+                            "That is the mean of the 3 sequences' mean losses: a sequence of 2 tokens counted as much "
+                            "as one of 6."),
+    "mean over every position": (axis_source("nn.functional.cross_entropy(scores.permute(0, 2, 1), targets, "
+                                             "ignore_index=pad, reduction='none').mean()"),
+                                 "That is the real tokens' summed loss divided by all 18 positions"),
+    "log-softmax over the positions": (BY_HAND.replace("DIM", "1"), SCRAMBLED),
+    "a float returned": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad).item()")),
+                         "not a tensor: a training loop calls backward() on the loss"),
+    "a detached loss": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad).detach()")),
+                        "Your function returned a loss that autograd cannot trace back to the scores"),
+    "a loss per position": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad, reduction='none')")),
+                            "Your function returned a tensor of shape (3, 6); the loss is one number"),
+}
+AXIS_RIGHT = {
+    "permute": AXIS_SOURCE,
+    "transpose(1, 2)": axis_source("nn.functional.cross_entropy(scores.transpose(1, 2), targets, ignore_index=pad)"),
+    "movedim": axis_source("nn.functional.cross_entropy(scores.movedim(-1, 1), targets, ignore_index=pad)"),
+    "mT": axis_source("nn.functional.cross_entropy(scores.mT, targets, ignore_index=pad)"),
+    "both flattened by reshape": axis_source("nn.functional.cross_entropy(scores.reshape(-1, c), targets.reshape(-1), "
+                                             "ignore_index=pad)"),
+    "both flattened by view": axis_source("nn.functional.cross_entropy(scores.view(-1, c), targets.view(-1), "
+                                          "ignore_index=pad)"),
+    "both flattened by flatten": axis_source("nn.functional.cross_entropy(scores.flatten(0, 1), targets.flatten(), "
+                                             "ignore_index=pad)"),
+    "the real tokens picked by a mask": axis_source("nn.functional.cross_entropy(scores[targets != pad], "
+                                                    "targets[targets != pad])"),
+    "a CrossEntropyLoss module": axis_source("nn.CrossEntropyLoss(ignore_index=pad)(scores.permute(0, 2, 1), targets)"),
+    "log-softmax, gather and a mask": BY_HAND.replace("DIM", "-1"),
+}
+
 CATALOGUE = [
     (eval_mode, "evaluate", EVAL_MODE_WRONG, EVAL_MODE_RIGHT, helpers.evaluate),
     (loss_averaging, "evaluate", LOSS_WRONG, LOSS_RIGHT, helpers.evaluate),
@@ -939,6 +1225,9 @@ CATALOGUE = [
     (capstone, "fit", CAPSTONE_WRONG, CAPSTONE_RIGHT, None),
     (set_epoch, "fit", SET_EPOCH_WRONG, SET_EPOCH_RIGHT, None),
     (accumulation, "train_one_epoch", ACCUMULATION_WRONG, ACCUMULATION_RIGHT, None),
+    (regression_shape, "train_step", REGRESSION_WRONG, REGRESSION_RIGHT, None),
+    (padding_count, "evaluate_tokens", PADDING_WRONG, PADDING_RIGHT, None),
+    (class_axis, "token_loss", AXIS_WRONG, AXIS_RIGHT, None),
 ]
 WRONG = [(m, name, label, src, words) for m, name, wrong, _, _ in CATALOGUE for label, (src, words) in wrong.items()]
 RIGHT = [(m, name, label, src, ref) for m, name, _, right, ref in CATALOGUE for label, src in right.items()]
@@ -1006,3 +1295,11 @@ def test_a_returned_checkpoint_is_named_in_a_few_words():
     result = resume_optimizer.check(define(RESUME_HEAD + MODEL + OPTIMIZER + RANDOM + "    return state\n", "resume"))
     assert not result and said(result).startswith("\u274c Not yet: Your function returned {'best': {}, 'epoch': 2,")
     assert len(repr(result)) < 400
+
+
+@pytest.mark.parametrize("body", ["scores.transpose(0, 2), targets", "scores.permute(2, 1, 0), targets.T"])
+def test_a_class_axis_mixed_up_until_cross_entropy_raises_is_feedback(body):
+    result = class_axis.check(define(axis_source(f"nn.functional.cross_entropy({body}, ignore_index=pad)"),
+                                     "token_loss"))
+    assert not result and said(result).startswith("\u274c Not yet: Your function raised ValueError: Expected input "
+                                                  "batch_size (4) to match target batch_size")

@@ -1,0 +1,152 @@
+"""Exercise 15: a per-token loss pairs each real token's target with that token's own class scores."""
+
+import torch
+from torch import nn
+
+from ..data import PAD
+from ._common import (
+    call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, matches, Problem, verdict,
+)
+
+NOTEBOOK = "15_class_axis"
+HINTS = [
+    "Which axis of `scores` holds the classes, and on which axis does nn.functional.cross_entropy look for them? "
+    "What does a model learn when each target is scored against numbers from other positions?",
+    "`view` and `reshape` only cut the same numbers into another shape, in the order they are stored: scores of "
+    "shape (N, T, C) viewed as (N, C, T) mix positions and classes. To move an axis, the numbers must be "
+    "rearranged.",
+    "Move the class axis to where cross_entropy wants it: `scores.permute(0, 2, 1)` (or `scores.transpose(1, 2)`), "
+    "keeping `ignore_index=pad`; or flatten both, `scores.reshape(-1, c)` against `targets.reshape(-1)`.",
+]
+MARGIN = 12.0  # how far ahead the confident scores put each real token's own class
+# (the lengths of the sequences, classes): scores (3, 6, 4), (4, 5, 3) and (2, 7, 5), each axis a size of its own.
+CASES = [([6, 2, 4], 4), ([5, 5, 1, 3], 3), ([7, 3], 5)]
+
+
+def tagged(lengths: list[int], classes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Targets (N, T) of classes 1.. then PAD, the mask of the real positions, and random scores (N, T, classes)."""
+    generator = torch.Generator().manual_seed(sum(lengths) * classes)
+    n, t = len(lengths), max(lengths)
+    real = torch.arange(t) < torch.tensor(lengths)[:, None]
+    targets = torch.randint(1, classes, (n, t), generator=generator).where(real, PAD)
+    return targets, real, torch.randn(n, t, classes, generator=generator)
+
+
+def confident(scores: torch.Tensor, targets: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """`scores` with each real token's own class MARGIN ahead; padded positions keep their random scores."""
+    ahead = nn.functional.one_hot(targets, scores.shape[-1]) * real[..., None] * MARGIN
+    return scores + ahead
+
+
+def each(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy of every position (N, T), padded ones too (as the padding class)."""
+    n, t, c = scores.shape
+    return nn.functional.cross_entropy(scores.reshape(-1, c), targets.reshape(-1), reduction="none").view(n, t)
+
+
+def wrongs(scores: torch.Tensor, targets: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    """What the plausible wrong losses give, each with what it did."""
+    losses = each(scores, targets)
+    tokens, pads = int(real.sum()), real.numel() - int(real.sum())
+    total = float(losses[real].sum())
+    return {
+        f"The {pads} padded positions were scored too, as tokens of the padding class: the loss, and its "
+        "gradient, count them.": float(losses.mean()),
+        f"That is the sum over the {tokens} real tokens, not their mean: it grows with the batch's number of "
+        "tokens.": total,
+        f"That is the mean of the {len(real)} sequences' mean losses: a sequence of {int(real.sum(1).min())} "
+        f"tokens counted as much as one of {int(real.sum(1).max())}.":
+            float((losses * real).sum(1).div(real.sum(1)).mean()),
+        f"That is the real tokens' summed loss divided by all {real.numel()} positions, the {pads} padded ones "
+        "too.": total / real.numel(),
+    }
+
+
+def loss_of(result) -> torch.Tensor:
+    """The learner's loss as a scalar tensor with grad, or a LearnerError saying what to return."""
+    if not isinstance(result, torch.Tensor):
+        raise LearnerError(f"Your function returned {result!r}, not a tensor: a training loop calls backward() on "
+                           "the loss, so return the tensor itself.")
+    if result.numel() != 1:
+        raise LearnerError(f"Your function returned a tensor of shape {tuple(result.shape)}; the loss is one "
+                           "number, the mean over the real tokens.")
+    if result.grad_fn is None:
+        raise LearnerError("Your function returned a loss that autograd cannot trace back to the scores: "
+                           "backward() on it would train nothing.")
+    return result
+
+
+def value_problem(got: float, scores: torch.Tensor, targets: torch.Tensor, real: torch.Tensor,
+                  sure: bool) -> Problem | None:
+    """A problem when the learner's loss on these scores is not the mean cross-entropy over the real tokens."""
+    expected = float(each(scores, targets)[real].mean())
+    if close(got, expected) or (sure and abs(got - expected) < 0.01):  # small differences show on random scores
+        return None
+    why = [reason for reason, value in wrongs(scores, targets, real).items() if close(got, value)]
+    if sure:
+        return Problem(f"Given scores that put every real token's own class {MARGIN:g} ahead of the others (the "
+                       f"right loss is {expected:.4f}), your loss is {got:.4f}.",
+                       why[0] if why else "It pairs targets with scores from other positions or classes: a model "
+                       "trained on it cannot learn which class each token has.")
+    return Problem(f"Given random scores, your loss is {got:.4f}; the mean cross-entropy over the {int(real.sum())} "
+                   f"real tokens is {expected:.4f}.",
+                   why[0] if why else "Each real token should count once, its target against its own position's "
+                   "class scores.")
+
+
+def gradient_problem(gradient: torch.Tensor | None, scores: torch.Tensor, targets: torch.Tensor,
+                     real: torch.Tensor) -> Problem | None:
+    """A problem when the loss's gradient w.r.t. the scores is not zero at padding and the right one elsewhere."""
+    leaf = scores.clone().requires_grad_()
+    each(leaf, targets)[real].mean().backward()
+    gradient = gradient if gradient is not None else torch.zeros_like(scores)
+    padded = gradient[~real]
+    if padded.abs().max() > 0:
+        return Problem(f"The gradient of your loss reached the {len(padded)} padded positions (norm "
+                       f"{padded.norm():.4f} there).",
+                       "Training would push the model toward predicting the padding class after every sequence's "
+                       "end: padded positions must add nothing to the loss.")
+    if not matches(gradient, leaf.grad):
+        return Problem(f"The gradient of your loss with respect to the scores has norm {gradient.norm():.4f} at "
+                       f"the real tokens; the right one has norm {leaf.grad.norm():.4f}.",
+                       "Training follows this gradient, not the number your function returns.")
+    return None
+
+
+def trial(loss_fn, lengths: list[int], classes: int) -> Feedback:
+    """Score confident, then random scores of one shape; compare values and the gradient with the right loss."""
+    targets, real, scores = tagged(lengths, classes)
+    shape = f"scores of shape {tuple(scores.shape)}"
+    problems = []
+    for probe, sure in ((confident(scores, targets, real), True), (scores, False)):
+        leaf = probe.clone().requires_grad_()
+        try:
+            result, changed = call(loss_fn, leaf, targets.clone(), PAD)
+            loss = loss_of(result)
+        except LearnerError as error:
+            return failed(error)
+        got = float(loss.detach())
+        try:
+            loss.backward()
+        except RuntimeError as error:
+            return failed(LearnerError(f"backward() on the loss your function returned raised RuntimeError: {error}"))
+        problems = [p for p in (value_problem(got, probe, targets, real, sure),) if p] + changed
+        if not problems and not sure:
+            problems = [p for p in (gradient_problem(leaf.grad, probe, targets, real),) if p]
+        if problems:
+            break
+    if problems and lengths != CASES[0][0]:
+        problems[0] = Problem(f"With {shape}: {problems[0].symptom}", problems[0].why)
+    shapes = " and ".join(str((len(n), max(n), c)) for n, c in CASES[1:])
+    return verdict(problems, "each real token's target met its own class scores, and padding counted for nothing.",
+                   [f"Checked {shape} given confident and random scores, the gradient too; also right for scores "
+                    f"of shapes {shapes}."])
+
+
+@isolated("token_loss")
+def check(loss_fn) -> Feedback:
+    """Compare the loss and its gradient with the mean cross-entropy over the real tokens, for three shapes."""
+    return first_failure(trial(loss_fn, *case) for case in CASES)
+
+
+hint, solution = hint_and_solution(NOTEBOOK, HINTS)
