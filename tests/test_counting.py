@@ -120,6 +120,19 @@ def test_the_epoch_loss_is_the_mean_over_real_tokens_whatever_the_batching(layou
         pytest.approx(expected, rel=1e-6)
 
 
+def test_a_batch_of_nothing_but_padding_adds_nothing():
+    model = tagger()
+    tokens, targets = pad_batch(SEQUENCES[:5])
+    batches = [(tokens, targets), (tokens[:2], torch.full_like(targets[:2], PAD))]  # its mean loss is 0 / 0: NaN
+    with torch.no_grad():
+        expected = nn.functional.cross_entropy(model(tokens), targets, ignore_index=PAD).item()
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+    assert evaluate(model, batches, loss_fn, token_metrics(CLASSES), CPU)["loss"] == pytest.approx(expected, rel=1e-6)
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)
+    assert train_one_epoch(model, batches, loss_fn, frozen, token_metrics(CLASSES), CPU)["loss"] == \
+        pytest.approx(expected, rel=1e-6)
+
+
 def test_token_accuracy_leaves_the_padding_out():
     model = tagger()
     tokens, targets = pad_batch(SEQUENCES)
