@@ -1141,6 +1141,32 @@ PADDING_WRONG = {
                                              "default, average=\"macro\")"),
     "MulticlassAccuracy without ignore_index": (METRIC_OBJECTS.replace("ARGUMENTS", "average='micro'"),
                                                 "The 27 padded positions were counted too"),
+    "hard-coded ignore_index=0": (tokens_source(arguments="ignore_index=0"),
+                                  "With the targets padded with 3 (the pad argument) instead of PAD (0): Your loss is "
+                                  "0.8299 but the mean cross-entropy over the 46 real tokens is 1.3632. That is each "
+                                  "batch's mean over its positions whose target is not PAD (0), weighted by its real "
+                                  "tokens: the 27 padded positions were scored, and the 18 real tokens of class 0 left "
+                                  "out."),
+    "hard-coded mask targets != 0": (edited(tokens_source(), ("targets != pad", "targets != 0")),
+                                     "With the targets padded with 3 (the pad argument) instead of PAD (0): Your "
+                                     "accuracy is 0.7273 but 18 of the 46 real tokens are predicted right (0.3913). "
+                                     "That is the right predictions among the positions whose target is not PAD (0): "
+                                     "the 27 padded positions were counted, each one as right, and the 18 real tokens "
+                                     "of class 0 left out."),
+    "hard-coded 0 in the loss and the mask": (
+        edited(PADDING_SOURCE, ("ignore_index=pad", "ignore_index=0"), ("targets != pad", "targets != 0")),
+        "Also: Your loss is 0.7062 but the mean cross-entropy over the 46 real tokens is 1.3632. That is the mean over "
+        "the positions whose target is not PAD (0): the 27 padded positions were scored"),
+    "helpers.PAD for the mask": ("from helpers import PAD\n" + edited(MASKED, ("targets != pad", "targets != PAD")),
+                                 "That is the right predictions among the positions whose target is not PAD (0)"),
+    "token_metrics without the pad": (
+        edited(HELPERS_EVALUATE, ("token_metrics(classes, pad)", "token_metrics(classes)")),
+        "the 27 padded positions were counted, each one as right, and the 18 real tokens of class 0 left out."),
+    "batches weighted by the targets that are not 0": (
+        tokens_source(weight="(targets != 0).sum().item()", count="(targets != 0).sum().item()"),
+        "Your loss is 1.3797 but the mean cross-entropy over the 46 real tokens is 1.3632. The same sequences with the "
+        "targets padded with PAD (0) gave the right numbers, so your function takes PAD for the padding; here 0 is a "
+        "real class and the padding is 3."),
 }
 PADDING_RIGHT = {
     "ignore_index, weighted by real tokens": PADDING_SOURCE,
