@@ -35,9 +35,9 @@ STARTER_SAYS = {
     "accumulation": "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm",
     "regression_shape": "With a batch of 5: your step was that of a loss comparing each of the 5 outputs (shape (5, 1)) "
                         "with every one of the 5 targets (shape (5,)): 5\u00d75 = 25 pairs",
-    "padding_count": "Your accuracy is 0.6164 but 18 of the 46 real tokens are predicted right (0.3913).",
-    "class_axis": "Given scores that put every real token's own class 12 ahead of the others (the right loss is "
-                  "0.0000), your loss is 5.2493.",
+    "padding_count": "Your accuracy is 0.5890 but 16 of the 46 real tokens are predicted right (0.3478).",
+    "class_axis": "Given scores that give every real token's own class a score 12 higher than every other class, "
+                  "your loss is 5.8924; the mean cross-entropy of each real token's own scores is 0.0000.",
 }
 NAMES = sorted(EXERCISES)
 
@@ -980,6 +980,18 @@ REGRESSION_WRONG = {
                                             "With a batch of 5: your function left the weights where they were."),
     "the loss not returned": (edited(REGRESSION_SOURCE, ("return loss.item()", "return")),
                               "Your function should return the batch's loss as a number, got None."),
+    "the targets unsqueezed in place": (regression_source("nn.functional.mse_loss(outputs, targets.unsqueeze_(1))",
+                                                          RAW_OUTPUTS),
+                                        "With a batch of 5: your function changed the targets it was given (shape (5,) "
+                                        "became (5, 1))."),
+    "the loss tensor returned, graph and all": (edited(REGRESSION_SOURCE, ("return loss.item()", "return loss")),
+                                                "With a batch of 5: your function returned the loss as a tensor that "
+                                                "still holds its autograd graph (grad_fn=MseLossBackward0)."),
+    "squeezed only in batches of 8 or fewer": (
+        edited(REGRESSION_SOURCE, ("model(inputs).squeeze(1)",
+                                   "model(inputs).squeeze(1) if len(targets) <= 8 else model(inputs)")),
+        "With a batch of 64: your step was that of a loss comparing each of the 64 outputs (shape (64, 1)) with every "
+        "one of the 64 targets"),
 }
 REGRESSION_RIGHT = {
     "outputs squeezed": REGRESSION_SOURCE,
@@ -994,8 +1006,12 @@ REGRESSION_RIGHT = {
     "targets.view_as(outputs)": regression_source("nn.functional.mse_loss(outputs, targets.view_as(outputs))",
                                                   RAW_OUTPUTS),
     "squared errors by hand": regression_source("((outputs - targets) ** 2).mean()"),
-    "an MSELoss module, the loss tensor returned": edited(
-        regression_source("nn.MSELoss()(outputs, targets)"), ("return loss.item()", "return loss")),
+    "an MSELoss module, the loss tensor returned detached": edited(
+        regression_source("nn.MSELoss()(outputs, targets)"), ("return loss.item()", "return loss.detach()")),
+    "the targets unsqueezed into a new tensor": regression_source("nn.functional.mse_loss(outputs, targets)", RAW_OUTPUTS,
+                                                                  ("    optimizer.zero_grad()\n",
+                                                                   "    optimizer.zero_grad()\n"
+                                                                   "    targets = targets.unsqueeze(1)\n")),
 }
 
 PADDING_STARTER = exercise_source(ROOT / "exercises" / "14_padding_count.ipynb")
@@ -1007,6 +1023,7 @@ from torch import nn
 
 @torch.inference_mode()
 def evaluate_tokens(model, loader, pad):
+    MODE
     loss_fn = nn.CrossEntropyLoss(ARGUMENTS)
     total_loss, count, correct, seen = 0.0, 0, 0, 0
     for tokens, targets in loader:
@@ -1021,10 +1038,11 @@ def evaluate_tokens(model, loader, pad):
 
 
 def tokens_source(arguments="ignore_index=pad", weight="real.sum().item()", count="real.sum().item()",
-                  correct="(scores.argmax(1) == targets)[real].sum().item()", seen="real.sum().item()") -> str:
+                  correct="(scores.argmax(1) == targets)[real].sum().item()", seen="real.sum().item()",
+                  mode="model.eval()") -> str:
     """An evaluate_tokens: loss_fn(arguments) weighted by `weight` over `count`; accuracy `correct` over `seen`."""
-    return (TOKENS_TEMPLATE.replace("ARGUMENTS", arguments).replace("WEIGHT", weight).replace("COUNT", count)
-            .replace("CORRECT", correct).replace("SEEN", seen))
+    return (TOKENS_TEMPLATE.replace("MODE", mode).replace("ARGUMENTS", arguments).replace("WEIGHT", weight)
+            .replace("COUNT", count).replace("CORRECT", correct).replace("SEEN", seen))
 
 
 EVERY_RIGHT = "(scores.argmax(1) == targets).sum().item()"
@@ -1035,6 +1053,7 @@ from torch import nn
 
 @torch.inference_mode()
 def evaluate_tokens(model, loader, pad):
+    model.eval()
     losses, accuracies = [], []
     for tokens, targets in loader:
         scores = model(tokens)
@@ -1050,6 +1069,7 @@ from torch import nn
 
 @torch.inference_mode()
 def evaluate_tokens(model, loader, pad):
+    model.eval()
     losses, accuracies = [], []
     for tokens, targets in loader:
         for scores, wanted in zip(model(tokens), targets):  # scores (classes, T) of one sequence
@@ -1067,6 +1087,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 @torch.inference_mode()
 def evaluate_tokens(model, loader, pad):
+    model.eval()
     mean, accuracy = MeanMetric(), None
     for tokens, targets in loader:
         scores = model(tokens)
@@ -1083,6 +1104,7 @@ from torch import nn
 
 @torch.inference_mode()
 def evaluate_tokens(model, loader, pad):
+    model.eval()
     total, count, correct = 0.0, 0, 0
     for tokens, targets in loader:
         real = targets != pad
@@ -1103,16 +1125,18 @@ def evaluate_tokens(model, loader, pad):
     return helpers.evaluate(model, loader, nn.CrossEntropyLoss(ignore_index=pad), helpers.token_metrics(classes, pad),
                             "cpu")
 '''
+MARKED_BY_3 = "With the padding marked by 3 (the pad argument) instead of 0: "
+ZERO_TARGETS_LEFT_OUT = "the 27 padded positions were scored, and the 18 real tokens of class 0 left out."
 PADDING_WRONG = {
     "padding counted everywhere, batches weighted by sequences": (PADDING_STARTER,
                                                                   "The 27 padded positions were counted too"),
     "padding counted in the accuracy only": (tokens_source(correct=EVERY_RIGHT, seen="targets.numel()"),
-                                             "Your accuracy is 0.6164 but 18 of the 46 real tokens are predicted right "
-                                             "(0.3913). The 27 padded positions were counted too, and the model "
+                                             "Your accuracy is 0.5890 but 16 of the 46 real tokens are predicted right "
+                                             "(0.3478). The 27 padded positions were counted too, and the model "
                                              "predicts padding there: each one counted as right."),
     "padding counted in the loss only": (tokens_source(arguments="", weight="targets.numel()", count="targets.numel()"),
-                                         "Your loss is 0.9142 but the mean cross-entropy over the 46 real tokens is "
-                                         "1.3632. The 27 padded positions were scored too."),
+                                         "Your loss is 0.9484 but the mean cross-entropy over the 46 real tokens is "
+                                         "1.4175. The 27 padded positions were scored too."),
     "the accuracy right, the loss without ignore_index": (tokens_source(arguments=""),
                                                           "The 27 padded positions were scored in each batch's mean "
                                                           "(then weighted by its real tokens)."),
@@ -1123,8 +1147,8 @@ PADDING_WRONG = {
         tokens_source(weight="targets.numel()", count="targets.numel()"),
         "the means were weighted by all the batches' positions, the padded ones too."),
     "the right predictions over every position": (tokens_source(seen="targets.numel()"),
-                                                  "Your accuracy is 0.2466 but 18 of the 46 real tokens are predicted "
-                                                  "right (0.3913). That is the right predictions divided by all 73 "
+                                                  "Your accuracy is 0.2192 but 16 of the 46 real tokens are predicted "
+                                                  "right (0.3478). That is the right predictions divided by all 73 "
                                                   "positions"),
     "the real tokens' summed loss over every position": (
         tokens_source(arguments="ignore_index=pad, reduction='sum'", weight="1", count="targets.numel()"),
@@ -1142,36 +1166,66 @@ PADDING_WRONG = {
     "MulticlassAccuracy without ignore_index": (METRIC_OBJECTS.replace("ARGUMENTS", "average='micro'"),
                                                 "The 27 padded positions were counted too"),
     "hard-coded ignore_index=0": (tokens_source(arguments="ignore_index=0"),
-                                  "With the targets padded with 3 (the pad argument) instead of PAD (0): Your loss is "
-                                  "0.8299 but the mean cross-entropy over the 46 real tokens is 1.3632. That is each "
-                                  "batch's mean over its positions whose target is not PAD (0), weighted by its real "
-                                  "tokens: the 27 padded positions were scored, and the 18 real tokens of class 0 left "
-                                  "out."),
+                                  MARKED_BY_3 + "your loss is 0.8730 but the mean cross-entropy over the 46 real "
+                                  "tokens is 1.4175. That is each batch's mean over its positions whose target is not "
+                                  "0, weighted by its real tokens: " + ZERO_TARGETS_LEFT_OUT),
     "hard-coded mask targets != 0": (edited(tokens_source(), ("targets != pad", "targets != 0")),
-                                     "With the targets padded with 3 (the pad argument) instead of PAD (0): Your "
-                                     "accuracy is 0.7273 but 18 of the 46 real tokens are predicted right (0.3913). "
-                                     "That is the right predictions among the positions whose target is not PAD (0): "
-                                     "the 27 padded positions were counted, each one as right, and the 18 real tokens "
-                                     "of class 0 left out."),
+                                     MARKED_BY_3 + "your accuracy is 0.6909 but 16 of the 46 real tokens are predicted "
+                                     "right (0.3478). That is the right predictions among the positions whose target "
+                                     "is not 0: the 27 padded positions were counted, each one as right, and the 18 "
+                                     "real tokens of class 0 left out."),
     "hard-coded 0 in the loss and the mask": (
         edited(PADDING_SOURCE, ("ignore_index=pad", "ignore_index=0"), ("targets != pad", "targets != 0")),
-        "Also: Your loss is 0.7062 but the mean cross-entropy over the 46 real tokens is 1.3632. That is the mean over "
-        "the positions whose target is not PAD (0): the 27 padded positions were scored"),
+        "Also: Your loss is 0.7192 but the mean cross-entropy over the 46 real tokens is 1.4175. That is the mean over "
+        "the positions whose target is not 0: " + ZERO_TARGETS_LEFT_OUT),
     "helpers.PAD for the mask": ("from helpers import PAD\n" + edited(MASKED, ("targets != pad", "targets != PAD")),
-                                 "That is the right predictions among the positions whose target is not PAD (0)"),
+                                 "That is the right predictions among the positions whose target is not 0"),
     "token_metrics without the pad": (
         edited(HELPERS_EVALUATE, ("token_metrics(classes, pad)", "token_metrics(classes)")),
         "the 27 padded positions were counted, each one as right, and the 18 real tokens of class 0 left out."),
     "batches weighted by the targets that are not 0": (
         tokens_source(weight="(targets != 0).sum().item()", count="(targets != 0).sum().item()"),
-        "Your loss is 1.3797 but the mean cross-entropy over the 46 real tokens is 1.3632. The same sequences with the "
-        "targets padded with PAD (0) gave the right numbers, so your function takes PAD for the padding; here 0 is a "
-        "real class and the padding is 3."),
+        MARKED_BY_3 + "your loss is 1.4179 but the mean cross-entropy over the 46 real tokens is 1.4175. That is each "
+        "batch's mean over its real tokens, weighted by its positions whose target is not 0: the 27 padded positions "
+        "counted in the weights, and the 18 real tokens of class 0 left out of them."),
+    "hard-coded mask tokens != 0": (edited(tokens_source(), ("targets != pad", "tokens != 0")),
+                                    MARKED_BY_3 + "your accuracy is 0.6000 but 16 of the 46 real tokens are predicted "
+                                    "right (0.3478). That is the right predictions among the positions whose token is "
+                                    "not 0: the 27 padded positions were counted, each one as right, and the 8 real "
+                                    "tokens whose id is 0 left out."),
+    "no model.eval()": (tokens_source(mode=""),
+                        "Dropout was switching scores off at random in 4 of the 4 batches your function ran through "
+                        "the model, which came in train mode: your loss is 1.5999 and your accuracy 0.3043; in eval "
+                        "mode they are 1.4175 and 0.3478."),
+    "the padding class never predicted": (
+        tokens_source(correct="(scores[:, 1:].argmax(1) + 1 == targets)[real].sum().item()"),
+        "Your accuracy is 0.3913 but 16 of the 46 real tokens are predicted right (0.3478). That is the accuracy of "
+        "predictions that never name the padding class: at the 7 real tokens where the padding class scores highest, "
+        "the next class was taken, and 2 of them counted as right."),
+    "the batches' targets changed in place": (
+        edited(tokens_source(arguments="", correct="(scores.argmax(1) == targets)[real].sum().item()"),
+               ("        real = targets != pad\n",
+                "        real = targets != pad\n        targets[~real] = -100  # CrossEntropyLoss ignores -100\n")),
+        "Your function changed the targets it was given (27 of their 73 values, in 3 of the 4 batches)."),
+    "the softmax taken before the loss": (
+        edited(tokens_source(), ("loss_fn(scores, targets)", "loss_fn(scores.softmax(1), targets)")),
+        "Your loss is 1.3406 but the mean cross-entropy over the 46 real tokens is 1.4175. That is the mean "
+        "cross-entropy of the softmax of the scores over the real tokens"),
+    "label smoothing": (tokens_source(arguments="ignore_index=pad, label_smoothing=0.1"),
+                        "Your accuracy is right, and no way of counting the real tokens or the padding that the check "
+                        "knows gives this loss."),
+    "no accuracy returned": (edited(tokens_source(), (', "accuracy": correct / seen}', "}")),
+                             "Your function should return a dict with an 'accuracy' entry"),
 }
 PADDING_RIGHT = {
     "ignore_index, weighted by real tokens": PADDING_SOURCE,
     "summed loss over the real tokens": tokens_source(arguments="ignore_index=pad, reduction='sum'", weight="1"),
     "real tokens picked by a mask": MASKED,
+    "real tokens found by tokens != pad": edited(tokens_source(), ("targets != pad", "tokens != pad")),
+    "real tokens picked by a mask of the tokens": edited(MASKED, ("targets != pad", "tokens != pad")),
+    "the padded targets set to -100 in a copy": edited(
+        tokens_source(arguments=""), ("        real = targets != pad\n",
+                                      "        real = targets != pad\n        targets = targets.where(real, -100)\n")),
     "MeanMetric and MulticlassAccuracy(average='micro')": METRIC_OBJECTS.replace(
         "ARGUMENTS", "ignore_index=pad, average='micro'"),
     "helpers.evaluate with token_metrics": HELPERS_EVALUATE,
@@ -1193,18 +1247,33 @@ def token_loss(scores, targets, pad):
     picked = scores.log_softmax(DIM).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # each token's own class
     return -(picked * real).sum() / real.sum()
 '''
-SCRAMBLED = "It pairs targets with scores from other positions or classes"
+SCRAMBLED = "it pairs targets with scores from other positions or classes"
+CONFIDENT = "given scores that give every real token's own class a score 12 higher than every other class, your loss is "
+UNEXPLAINED = "the check knows no mistake that gives your number."
+AXIS_MARKED_BY_3 = "With scores of shape (4, 5, 6) and the padding marked by 3 (the pad argument) instead of 0: "
+PERMUTED_IF_SHAPES_DIFFER = '''
+from torch import nn
+
+
+def token_loss(scores, targets, pad):
+    n, t, c = scores.shape
+    if t != c:  # (N, T, classes) -> (N, classes, T)
+        scores = scores.permute(0, 2, 1)
+    return nn.functional.cross_entropy(scores, targets, ignore_index=pad)
+'''
 AXIS_WRONG = {
-    "the class axis made by view": (AXIS_STARTER, SCRAMBLED),
+    "the class axis made by view": (AXIS_STARTER, "That is the loss of the scores cut into shape (3, 4, 6) by view or "
+                                                  "reshape, which keep the numbers in their (3, 6, 4) order: " + SCRAMBLED),
     "the class axis made by reshape": (edited(AXIS_STARTER, ("view(n, c, t)", "reshape(n, c, t)")), SCRAMBLED),
     "permuted, padding counted": (edited(AXIS_SOURCE, (", ignore_index=pad", "")),
-                                  "your loss is 0.5635. The 6 padded positions were scored too"),
+                                  "your loss is 0.5634; the mean cross-entropy of each real token's own scores is "
+                                  "0.0000. The 6 padded positions were scored too"),
     "flattened, padding counted": (
         axis_source("nn.functional.cross_entropy(scores.reshape(-1, c), targets.reshape(-1))"),
         "The 6 padded positions were scored too"),
     "summed over the tokens": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad, reduction='sum')")),
-                               "Given random scores, your loss is 18.4518; the mean cross-entropy over the 12 real "
-                               "tokens is 1.5377. That is the sum over the 12 real tokens, not their mean"),
+                               "Given random scores, your loss is 18.4518; the mean cross-entropy of each real token's "
+                               "own scores is 1.5377. That is the sum over the 12 real tokens, not their mean"),
     "mean over sequences": (axis_source("(nn.functional.cross_entropy(scores.permute(0, 2, 1), targets, "
                                         "reduction='none') * (targets != pad)).sum(1).div((targets != pad).sum(1))"
                                         ".mean()"),
@@ -1213,13 +1282,43 @@ AXIS_WRONG = {
     "mean over every position": (axis_source("nn.functional.cross_entropy(scores.permute(0, 2, 1), targets, "
                                              "ignore_index=pad, reduction='none').mean()"),
                                  "That is the real tokens' summed loss divided by all 18 positions"),
-    "log-softmax over the positions": (BY_HAND.replace("DIM", "1"), SCRAMBLED),
+    "log-softmax over the positions": (BY_HAND.replace("DIM", "1"),
+                                       "That is the cross-entropy with the softmax taken over the positions (axis 1), "
+                                       "not over the classes"),
     "a float returned": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad).item()")),
                          "not a tensor: a training loop calls backward() on the loss"),
     "a detached loss": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad).detach()")),
                         "Your function returned a loss that autograd cannot trace back to the scores"),
     "a loss per position": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad, reduction='none')")),
                             "Your function returned a tensor of shape (3, 6); the loss is one number"),
+    "hard-coded ignore_index=0": (edited(AXIS_SOURCE, ("ignore_index=pad", "ignore_index=0")),
+                                  AXIS_MARKED_BY_3 + CONFIDENT + "0.8307; the mean cross-entropy of each real token's "
+                                  "own scores is 0.0000. That is the mean over the positions whose target is not 0: the "
+                                  "6 padded positions were scored, and the 2 real tokens of class 0 left out."),
+    "helpers.PAD for the padding": ("from helpers import PAD\n" + edited(AXIS_SOURCE, ("ignore_index=pad",
+                                                                                      "ignore_index=PAD")),
+                                    AXIS_MARKED_BY_3 + CONFIDENT + "0.8307"),
+    "permuted only when the positions and the classes differ in number": (
+        PERMUTED_IF_SHAPES_DIFFER, "With scores of shape (3, 5, 5): " + CONFIDENT + "5.8368; the mean cross-entropy "
+        "of each real token's own scores is 0.0000. That is the loss of the scores left in their shape (3, 5, 5): "
+        "with 5 positions and 5 classes it fits, but cross_entropy took axis 1, the positions, for the classes: "
+        + SCRAMBLED),
+    "the padded targets set to -100 in place": (
+        axis_source("nn.functional.cross_entropy(scores.permute(0, 2, 1), targets)").replace(
+            "    return", "    targets[targets == pad] = -100  # cross_entropy's default ignore_index\n    return"),
+        "Your function changed the targets it was given (6 of their 18 values)."),
+    "the scores' data replaced by the permuted scores": (
+        axis_source("nn.functional.cross_entropy(scores, targets, ignore_index=pad)").replace(
+            "    return", "    scores.data = scores.data.permute(0, 2, 1)\n    return"),
+        "Your function changed the scores it was given (shape (3, 6, 4) became (3, 4, 6))."),
+    "the softmax taken before cross_entropy": (
+        axis_source("nn.functional.cross_entropy(scores.softmax(-1).permute(0, 2, 1), targets, ignore_index=pad)"),
+        "That is the mean cross-entropy of the softmax of the scores: cross_entropy takes the raw scores"),
+    "label smoothing": (axis_source("nn.functional.cross_entropy(scores.permute(0, 2, 1), targets, ignore_index=pad, "
+                                    "label_smoothing=0.1)"), UNEXPLAINED),
+    "binary cross-entropy on one-hot targets": (
+        axis_source("nn.functional.binary_cross_entropy_with_logits(scores[targets != pad], "
+                    "nn.functional.one_hot(targets[targets != pad], c).float())"), UNEXPLAINED),
 }
 AXIS_RIGHT = {
     "permute": AXIS_SOURCE,
@@ -1329,3 +1428,14 @@ def test_a_class_axis_mixed_up_until_cross_entropy_raises_is_feedback(body):
                                      "token_loss"))
     assert not result and said(result).startswith("\u274c Not yet: Your function raised ValueError: Expected input "
                                                   "batch_size (4) to match target batch_size")
+
+
+@pytest.mark.parametrize("module, wrong, label", [
+    (class_axis, AXIS_WRONG, "the softmax taken before cross_entropy"), (class_axis, AXIS_WRONG, "label smoothing"),
+    (class_axis, AXIS_WRONG, "binary cross-entropy on one-hot targets"),
+    (padding_count, PADDING_WRONG, "the softmax taken before the loss"),
+    (padding_count, PADDING_WRONG, "label smoothing")])
+def test_a_loss_the_counting_and_the_axes_do_not_explain_is_not_blamed_on_them(module, wrong, label):
+    result = said(module.check(define(wrong[label][0], FUNCTION[short(module)])))
+    assert "other positions or classes" not in result and "Count each real token once" not in result, result
+    assert "padded positions were" not in result and "weighted by" not in result, result

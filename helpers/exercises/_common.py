@@ -57,6 +57,11 @@ def verdict(problems: list[Problem], success: str, details: list[str]) -> Feedba
     return Feedback(False, first.symptom, [first.why, *(f"Also: {p.symptom} {p.why}" for p in others)])
 
 
+def prefixed(problem: Problem, prefix: str) -> Problem:
+    """The problem with its symptom after `prefix` (which names the case), the symptom's first letter lowered."""
+    return Problem(prefix + problem.symptom[:1].lower() + problem.symptom[1:], problem.why)
+
+
 def first_failure(verdicts) -> Feedback:
     """The first failing verdict of a check's trials (run one by one, as needed), else the first trial's pass."""
     passed = None
@@ -187,12 +192,33 @@ def failed(error: LearnerError) -> Feedback:
 def read_number(result, key: str) -> float:
     """result[key] as a float, or a LearnerError saying what the function should return."""
     if not isinstance(result, dict) or key not in result:
-        raise LearnerError(f"Your function should return a dict with a {key!r} entry, got {result!r}.")
+        article = "an" if key[0] in "aeiou" else "a"
+        raise LearnerError(f"Your function should return a dict with {article} {key!r} entry, got {result!r}.")
     value = result[key]
     try:
         return float(value.detach() if isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError, RuntimeError):
         raise LearnerError(f"Your function returned {key}={value!r}, which is not a number.") from None
+
+
+def altered(name: str, given: list[torch.Tensor], kept: list[torch.Tensor]) -> Problem | None:
+    """A problem when the learner's function changed tensors it was given: `kept` holds copies made before the call."""
+    differ = [(g, k) for g, k in zip(given, kept)
+              if g.shape != k.shape or g.dtype != k.dtype or not torch.equal(g.detach(), k)]
+    if not differ:
+        return None
+    reshaped = [(g, k) for g, k in differ if g.shape != k.shape or g.dtype != k.dtype]
+    if reshaped:
+        g, k = reshaped[0]
+        how = (f"shape {tuple(k.shape)} became {tuple(g.shape)}" if g.shape != k.shape else
+               f"dtype {k.dtype} became {g.dtype}")
+    else:
+        how = f"{sum(int((g.detach() != k).sum()) for g, k in differ)} of their {sum(k.numel() for k in kept)} values"
+    where = f", in {len(differ)} of the {len(given)} batches" if len(given) > 1 else ""
+    return Problem(f"Your function changed the {name} it was given ({how}{where}).",
+                   "The caller still holds them and may use them again after your function returns (a metric, a "
+                   "plot, the next pass over the same data): put what you change in new tensors and leave these as "
+                   "they are.")
 
 
 def close(value: float, expected: float) -> bool:

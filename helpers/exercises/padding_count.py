@@ -5,13 +5,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..data import PAD, pad_batch
+from ..data import PAD
 from ._common import (
-    call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    verdict,
+    altered, call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, prefixed,
+    Problem, read_number, verdict, Watch,
 )
 
 NOTEBOOK = "14_padding_count"
@@ -24,50 +25,60 @@ HINTS = [
     "Give nn.CrossEntropyLoss `ignore_index=pad`, weight each batch's loss by `(targets != pad).sum()`, and count "
     "the right predictions only where `targets != pad`; divide both sums by the total of real tokens.",
 ]
-CLASSES = 4  # PAD and three real classes
-# The scores the scripted model gives each token, a row per token (0 is PAD): it predicts PAD at padded positions,
-# and each real token's class with a confidence of its own, so that every way of counting gives its own number.
+CLASSES = 4  # the padding class and three real classes
+# The scores the scripted model gives each token, a row per token (row 0 is the padding token): it predicts the
+# padding class at padded positions and, at the real tokens, a class with a confidence of each token's own, so that
+# every way of counting gives its own number. Token 5 puts the padding class narrowly first, as a half-trained
+# tagger may: an accuracy that never predicts the padding class scores it otherwise.
 SCORES = torch.tensor([[3.0, 0.0, 0.4, -0.3],
                        [-1.0, 2.0, 0.0, 0.5], [-1.0, 0.3, 1.5, 0.0], [-1.0, 0.0, 0.2, 2.5],
-                       [-1.0, 1.0, 0.6, 0.0], [-1.0, 0.0, 0.9, 0.5], [-1.0, 0.4, 0.0, 1.2]])
+                       [-1.0, 1.0, 0.6, 0.0], [1.0, 0.0, 0.9, 0.5], [-1.0, 0.4, 0.0, 1.2]])
+TOKENS = len(SCORES)  # the padding token and six real ones
 LENGTHS = [9, 2, 3, 6, 6, 5, 1, 8, 2, 4]
-# (batch size, the targets' padding): batches padded to 9, 6, 8 and 4 positions; then to 9, 8 and 4; then the first
-# batches again, their targets padded with the last class and the real classes renumbered 0..2, so 0 is a real class
-CASES = ((3, PAD), (4, PAD), (3, CLASSES - 1))
+# (batch size, pad): batches padded to 9, 6, 8 and 4 positions; then to 9, 8 and 4; then the first batches again,
+# tokens and targets padded with 3, every token id and class moved up by 3 (so 0 is a real token and a real class)
+CASES = ((3, PAD), (4, PAD), (3, 3))
 
 
 class Scripted(nn.Module):
-    """A tagger whose scores (N, classes, T) depend on each token alone, through a fixed embedding."""
+    """A tagger whose scores (N, classes, T) depend on each token alone, through a fixed embedding, then Dropout."""
 
     def __init__(self, pad: int) -> None:
         super().__init__()
-        self.embed = nn.Embedding.from_pretrained(SCORES.roll(pad, dims=1))  # class c of SCORES is (c + pad) here
+        # token (t + pad) % TOKENS gets the scores of token t in SCORES, its class c moved to (c + pad) % CLASSES
+        self.embed = nn.Embedding.from_pretrained(SCORES.roll(pad, dims=1).roll(pad, dims=0))
+        self.drop = nn.Dropout(0.5)  # in train mode, it changes the scores: an evaluation must switch it off
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Scores (N, classes, T) for tokens (N, T): each token's row of SCORES, its classes moved up by pad."""
-        return self.embed(tokens).permute(0, 2, 1)
+        """Scores (N, classes, T) for tokens (N, T)."""
+        return self.drop(self.embed(tokens)).permute(0, 2, 1)
 
 
 def sequences(pad: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Sequences of LENGTHS tokens 1..6, each with a target class among the CLASSES - 1 that are not `pad`."""
+    """Sequences of LENGTHS tokens, none of them `pad`, each with a target class among the CLASSES - 1 not `pad`."""
     generator = torch.Generator().manual_seed(14)
-    return [(torch.randint(1, len(SCORES), (n,), generator=generator),
+    return [((torch.randint(1, TOKENS, (n,), generator=generator) + pad) % TOKENS,
              (torch.randint(1, CLASSES, (n,), generator=generator) + pad) % CLASSES) for n in LENGTHS]
 
 
-def collate(pairs: list[tuple[torch.Tensor, torch.Tensor]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """pad_batch, with the targets padded with `pad` (the tokens still with PAD, which no real token is)."""
-    tokens, targets = pad_batch(pairs)
-    return tokens, targets.masked_fill(tokens == PAD, pad)
+def collate(pairs: list[tuple[torch.Tensor, torch.Tensor]], pad: int, handed: list | None = None) \
+        -> tuple[torch.Tensor, torch.Tensor]:
+    """Tokens and targets (N, T), both padded with `pad` to the batch's longest; with `handed`, kept there, copied."""
+    tokens, targets = (pad_sequence(list(column), batch_first=True, padding_value=pad) for column in zip(*pairs))
+    if handed is not None:
+        handed.append(((tokens, targets), (tokens.clone(), targets.clone())))
+    return tokens, targets
 
 
 @dataclass
 class Batch:
-    """One padded batch: each position's loss, whether it was predicted right, which positions are real, targets."""
+    """One padded batch: each position's loss, raw and after a softmax, whether it is right, whether it is real."""
 
     losses: torch.Tensor
+    softmax_losses: torch.Tensor
     right: torch.Tensor
     real: torch.Tensor
+    tokens: torch.Tensor
     targets: torch.Tensor
 
 
@@ -90,7 +101,14 @@ def accuracy_wrongs(batches: list[Batch], scores: torch.Tensor, targets: torch.T
     batch_accuracy = [ratio(b.right[b.real].sum(), b.real.sum()) for b in batches]
     per_sequence = [ratio(row[mask].sum(), mask.sum()) for b in batches for row, mask in zip(b.right, b.real)]
     smallest, largest = min(int(b.real.sum()) for b in batches), max(int(b.real.sum()) for b in batches)
+    taken = targets != pad
+    said_pad = taken & (scores.argmax(1) == pad)  # real tokens whose top score is the padding class
+    runner_up = scores.index_fill(1, torch.tensor([pad]), -torch.inf).argmax(1) == targets
+    saved = int(runner_up[said_pad].sum())
     return {
+        f"That is the accuracy of predictions that never name the padding class: at the {int(said_pad.sum())} real "
+        f"tokens where the padding class scores highest, the next class was taken, and {saved} of them counted as "
+        "right.": ratio(runner_up[taken].sum(), real),
         f"The {pads} padded positions were counted too, and the model predicts padding there: each one counted "
         "as right.": ratio(sum(b.right.sum() for b in batches), real + pads),
         f"That is the right predictions divided by all {real + pads} positions, the {pads} padded ones too, not by "
@@ -121,6 +139,9 @@ def loss_wrongs(batches: list[Batch]) -> dict[str, float]:
     per_sequence = [float(row[mask].mean()) for b in batches for row, mask in zip(b.losses, b.real)]
     smallest, largest = min(int(b.real.sum()) for b in batches), max(int(b.real.sum()) for b in batches)
     return {
+        "That is the mean cross-entropy of the softmax of the scores over the real tokens: cross-entropy takes the "
+        "raw scores and applies the softmax itself, so the softmax was applied twice.":
+            sum(float(b.softmax_losses[b.real].sum()) for b in batches) / real,
         f"The {pads} padded positions were scored too.": sum(float(b.losses.sum()) for b in batches) / (real + pads),
         f"The {pads} padded positions were scored too, and each batch's mean was weighted by its number of "
         "sequences.": sum(m * n for m, n in zip(all_means, sizes)) / sum(sizes),
@@ -144,20 +165,32 @@ def loss_wrongs(batches: list[Batch]) -> dict[str, float]:
     }
 
 
-def pad_taken_for_zero(batches: list[Batch]) -> tuple[dict[str, float], dict[str, float]]:
-    """What the loss and the accuracy give where PAD (0), not `pad`, is taken for the padding, with what it did."""
+def zero_taken_for_padding(batches: list[Batch]) -> tuple[dict[str, float], dict[str, float]]:
+    """What the loss and the accuracy give where 0, not `pad`, marks the padding in the targets or the tokens."""
     real, pads, _ = counts(batches)
-    kept = [b.targets != PAD for b in batches]  # the padded positions, and the real tokens of every class but 0
-    total = sum(int(k.sum()) for k in kept)
-    left = f"the {pads} padded positions were {{}}, and the {real + pads - total} real tokens of class {PAD} left out."
-    return ({f"That is the mean over the positions whose target is not PAD ({PAD}): {left.format('scored')}":
+    loss, accuracy = {}, {}
+    for which, named in (("target", f"of class {PAD}"), ("token", f"whose id is {PAD}")):
+        kept = [getattr(b, f"{which}s") != PAD for b in batches]  # the padded positions, and the real tokens not 0
+        total = sum(int(k.sum()) for k in kept)
+        where = f"positions whose {which} is not {PAD}"
+        lost = f"the {real + pads - total} real tokens {named}"
+        loss |= {f"That is the mean over the {where}: the {pads} padded positions were scored, and {lost} left out.":
                  sum(float(b.losses[k].sum()) for b, k in zip(batches, kept)) / total,
-             f"That is each batch's mean over its positions whose target is not PAD ({PAD}), weighted by its real "
-             f"tokens: {left.format('scored')}":
-                 sum(float(b.losses[k].mean()) * int(b.real.sum()) for b, k in zip(batches, kept)) / real},
-            {f"That is the right predictions among the positions whose target is not PAD ({PAD}): "
-             f"{left.format('counted, each one as right')}":
-                 ratio(sum(b.right[k].sum() for b, k in zip(batches, kept)), total)})
+                 f"That is each batch's mean over its {where}, weighted by its real tokens: the {pads} padded "
+                 f"positions were scored, and {lost} left out.":
+                     sum(float(b.losses[k].mean()) * int(b.real.sum()) for b, k in zip(batches, kept)) / real,
+                 f"That is each batch's mean over its real tokens, weighted by its {where}: the {pads} padded "
+                 f"positions counted in the weights, and {lost} left out of them.":
+                     sum(float(b.losses[b.real].mean()) * int(k.sum()) for b, k in zip(batches, kept)) / total}
+        accuracy[f"That is the right predictions among the {where}: the {pads} padded positions were counted, "
+                 f"each one as right, and {lost} left out."] = \
+            ratio(sum(b.right[k].sum() for b, k in zip(batches, kept)), total)
+    return loss, accuracy
+
+
+def named(got: float, wrongs: dict[str, float]) -> str | None:
+    """The first of the known wrong ways that gives `got`, if one does."""
+    return next((reason for reason, value in wrongs.items() if close(got, value)), None)
 
 
 def problem(kind: str, got: float, expected: float, truth: str, wrongs: dict[str, float],
@@ -165,56 +198,86 @@ def problem(kind: str, got: float, expected: float, truth: str, wrongs: dict[str
     """A problem naming the way of counting that gives `got` (else saying `otherwise`), when it is not `expected`."""
     if close(got, expected):
         return None
-    why = [reason for reason, value in wrongs.items() if close(got, value)]
-    return Problem(f"Your {kind} is {got:.4f} but {truth}.", why[0] if why else otherwise)
+    return Problem(f"Your {kind} is {got:.4f} but {truth}.", named(got, wrongs) or otherwise)
+
+
+def unexplained(kind: str, other: str, other_right: bool, pad: int) -> str:
+    """What to say of a wrong `kind` (loss or accuracy) that no known way of counting gives."""
+    if pad != PAD:
+        return f"The same sequences padded with {PAD} gave the right numbers; here {PAD} is a real token and class."
+    known = f"no way of counting the real tokens or the padding that the check knows gives this {kind}."
+    return f"Your {other} is right, and {known}" if other_right else known[0].upper() + known[1:]
+
+
+def dropout_problem(watch: Watch, loss: float, accuracy: float, expected_loss: float,
+                    expected_accuracy: float) -> Problem | None:
+    """A problem when Dropout was on in some of the evaluation's forward passes: what the wrong numbers come from."""
+    on, passes = watch.passes("Dropout", training=True), watch.passes("Dropout")
+    if not on:
+        return None
+    return Problem(f"Dropout was switching scores off at random in {len(on)} of the {len(passes)} batches your "
+                   f"function ran through the model, which came in train mode: your loss is {loss:.4f} and your "
+                   f"accuracy {accuracy:.4f}; in eval mode they are {expected_loss:.4f} and {expected_accuracy:.4f}.",
+                   "An evaluation measures the whole model, every unit counting, and gives the same numbers at "
+                   "every call: it runs in eval mode, whatever mode the caller left the model in.")
 
 
 def trial(evaluate_fn, batch_size: int, pad: int) -> Feedback:
-    """Evaluate the scripted tagger on LENGTHS sequences in batches of `batch_size`, targets padded with `pad`."""
-    model, data = Scripted(pad), sequences(pad)
-    loader = DataLoader(data, batch_size=batch_size, collate_fn=functools.partial(collate, pad=pad))
+    """Evaluate the scripted tagger on LENGTHS sequences in batches of `batch_size`, all padded with `pad`."""
+    model, data = Scripted(pad).eval(), sequences(pad)
     batches, all_scores, all_targets = [], [], []
     with torch.no_grad():
-        for tokens, targets in loader:
+        for start in range(0, len(data), batch_size):
+            tokens, targets = collate(data[start:start + batch_size], pad)
             scores = model(tokens).permute(0, 2, 1).reshape(-1, CLASSES)  # a row per position
-            losses = nn.functional.cross_entropy(scores, targets.reshape(-1), reduction="none")
-            batches.append(Batch(losses.view_as(targets), scores.argmax(1).view_as(targets) == targets,
-                                 targets != pad, targets))
+            losses, softmax_losses = (nn.functional.cross_entropy(s, targets.reshape(-1), reduction="none")
+                                      .view_as(targets) for s in (scores, scores.softmax(1)))
+            batches.append(Batch(losses, softmax_losses, scores.argmax(1).view_as(targets) == targets,
+                                 targets != pad, tokens, targets))
             all_scores.append(scores)
             all_targets.append(targets.reshape(-1))
     real, pads, right = counts(batches)
     expected_loss = sum(float(b.losses[b.real].sum()) for b in batches) / real
+    handed = []
+    loader = DataLoader(data, batch_size=batch_size, collate_fn=functools.partial(collate, pad=pad, handed=handed))
+    watch = Watch(model.train())  # as a training loop leaves it
     try:
         result, problems = call(evaluate_fn, model, loader, pad, model=model, keeps_mode=False)
         accuracy, loss = read_number(result, "accuracy"), read_number(result, "loss")
     except LearnerError as error:
         return failed(error)
+    given, kept = zip(*handed) if handed else ((), ())
+    problems = [p for p in (altered(name, [b[i] for b in given], [c[i] for c in kept])
+                            for i, name in enumerate(("tokens", "targets"))) if p] + problems
     scores, targets = torch.cat(all_scores), torch.cat(all_targets)
-    loss_zero, accuracy_zero = pad_taken_for_zero(batches) if pad != PAD else ({}, {})
-    otherwise = ("Count each real token once, and no padded position." if pad == PAD else
-                 f"The same sequences with the targets padded with PAD ({PAD}) gave the right numbers, so your "
-                 f"function takes PAD for the padding; here {PAD} is a real class and the padding is {pad}.")
-    found = [problem("accuracy", accuracy, right / real,
-                     f"{right} of the {real} real tokens are predicted right ({right / real:.4f})",
-                     accuracy_zero | accuracy_wrongs(batches, scores, targets, pad), otherwise),
-             problem("loss", loss, expected_loss,
-                     f"the mean cross-entropy over the {real} real tokens is {expected_loss:.4f}",
-                     loss_zero | loss_wrongs(batches), otherwise)]
+    loss_zero, accuracy_zero = zero_taken_for_padding(batches) if pad != PAD else ({}, {})
+    accuracy_known = accuracy_zero | accuracy_wrongs(batches, scores, targets, pad)
+    loss_known = loss_zero | loss_wrongs(batches)
+    accuracy_right, loss_right = close(accuracy, right / real), close(loss, expected_loss)
+    unknown = (not accuracy_right and not named(accuracy, accuracy_known)) or \
+        (not loss_right and not named(loss, loss_known))
+    dropout = dropout_problem(watch, loss, accuracy, expected_loss, right / real) if unknown else None
+    found = [dropout] if dropout else [
+        problem("accuracy", accuracy, right / real,
+                f"{right} of the {real} real tokens are predicted right ({right / real:.4f})", accuracy_known,
+                unexplained("accuracy", "loss", loss_right, pad)),
+        problem("loss", loss, expected_loss,
+                f"the mean cross-entropy over the {real} real tokens is {expected_loss:.4f}", loss_known,
+                unexplained("loss", "accuracy", accuracy_right, pad))]
     problems = [p for p in found if p] + problems
     if problems and pad != PAD:
-        problems[0] = Problem(f"With the targets padded with {pad} (the pad argument) instead of PAD ({PAD}): "
-                              f"{problems[0].symptom}", problems[0].why)
+        problems[0] = prefixed(problems[0], f"With the padding marked by {pad} (the pad argument) instead of {PAD}: ")
     elif problems and batch_size != CASES[0][0]:
-        problems[0] = Problem(f"With batches of {batch_size} sequences: {problems[0].symptom}", problems[0].why)
+        problems[0] = prefixed(problems[0], f"With batches of {batch_size} sequences: ")
     return verdict(problems, "the loss and the accuracy count every real token once and no padded position.",
-                   [f"{real} real tokens and {pads} padded positions in batches of {CASES[0][0]} sequences; also "
-                    f"right in batches of {CASES[1][0]}, and with the targets padded with {CASES[2][1]} instead of "
-                    f"PAD ({PAD})."])
+                   [f"{real} real tokens and {pads} padded positions in batches of {CASES[0][0]} sequences, the "
+                    f"model handed over in train mode; also right in batches of {CASES[1][0]}, and with the padding "
+                    f"marked by {CASES[2][1]} instead of {PAD}, where {PAD} is a real token and a real class."])
 
 
 @isolated("evaluate_tokens")
 def check(evaluate_fn) -> Feedback:
-    """Batches of 3, then of 4 sequences padded with PAD; then of 3, the targets padded with 3 and 0 a real class."""
+    """Batches of 3, then of 4 sequences padded with 0; then of 3 padded with 3, where 0 is a real token and class."""
     return first_failure(trial(evaluate_fn, batch_size, pad) for batch_size, pad in CASES)
 
 
