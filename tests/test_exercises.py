@@ -1008,10 +1008,9 @@ REGRESSION_RIGHT = {
     "squared errors by hand": regression_source("((outputs - targets) ** 2).mean()"),
     "an MSELoss module, the loss tensor returned detached": edited(
         regression_source("nn.MSELoss()(outputs, targets)"), ("return loss.item()", "return loss.detach()")),
-    "the targets unsqueezed into a new tensor": regression_source("nn.functional.mse_loss(outputs, targets)", RAW_OUTPUTS,
-                                                                  ("    optimizer.zero_grad()\n",
-                                                                   "    optimizer.zero_grad()\n"
-                                                                   "    targets = targets.unsqueeze(1)\n")),
+    "the targets unsqueezed into a new tensor": regression_source(
+        "nn.functional.mse_loss(outputs, targets)", RAW_OUTPUTS,
+        ("    optimizer.zero_grad()\n", "    optimizer.zero_grad()\n    targets = targets.unsqueeze(1)\n")),
 }
 
 PADDING_STARTER = exercise_source(ROOT / "exercises" / "14_padding_count.ipynb")
@@ -1248,7 +1247,8 @@ def token_loss(scores, targets, pad):
     return -(picked * real).sum() / real.sum()
 '''
 SCRAMBLED = "it pairs targets with scores from other positions or classes"
-CONFIDENT = "given scores that give every real token's own class a score 12 higher than every other class, your loss is "
+CONFIDENT = ("given scores that give every real token's own class a score 12 higher than every other class, your loss "
+             "is ")
 UNEXPLAINED = "the check knows no mistake that gives your number."
 AXIS_MARKED_BY_3 = "With scores of shape (4, 5, 6) and the padding marked by 3 (the pad argument) instead of 0: "
 PERMUTED_IF_SHAPES_DIFFER = '''
@@ -1262,8 +1262,9 @@ def token_loss(scores, targets, pad):
     return nn.functional.cross_entropy(scores, targets, ignore_index=pad)
 '''
 AXIS_WRONG = {
-    "the class axis made by view": (AXIS_STARTER, "That is the loss of the scores cut into shape (3, 4, 6) by view or "
-                                                  "reshape, which keep the numbers in their (3, 6, 4) order: " + SCRAMBLED),
+    "the class axis made by view": (AXIS_STARTER, "That is the loss of the scores cut into shape (3, 4, 6) by view "
+                                                  "or reshape, which keep the numbers in their (3, 6, 4) order: "
+                                                  + SCRAMBLED),
     "the class axis made by reshape": (edited(AXIS_STARTER, ("view(n, c, t)", "reshape(n, c, t)")), SCRAMBLED),
     "permuted, padding counted": (edited(AXIS_SOURCE, (", ignore_index=pad", "")),
                                   "your loss is 0.5634; the mean cross-entropy of each real token's own scores is "
@@ -1292,9 +1293,10 @@ AXIS_WRONG = {
     "a loss per position": (edited(AXIS_SOURCE, ("ignore_index=pad)", "ignore_index=pad, reduction='none')")),
                             "Your function returned a tensor of shape (3, 6); the loss is one number"),
     "hard-coded ignore_index=0": (edited(AXIS_SOURCE, ("ignore_index=pad", "ignore_index=0")),
-                                  AXIS_MARKED_BY_3 + CONFIDENT + "0.8307; the mean cross-entropy of each real token's "
-                                  "own scores is 0.0000. That is the mean over the positions whose target is not 0: the "
-                                  "6 padded positions were scored, and the 2 real tokens of class 0 left out."),
+                                  AXIS_MARKED_BY_3 + CONFIDENT + "0.8307; the mean cross-entropy of each real "
+                                  "token's own scores is 0.0000. That is the mean over the positions whose target is "
+                                  "not 0: the 6 padded positions were scored, and the 2 real tokens of class 0 left "
+                                  "out."),
     "helpers.PAD for the padding": ("from helpers import PAD\n" + edited(AXIS_SOURCE, ("ignore_index=pad",
                                                                                       "ignore_index=PAD")),
                                     AXIS_MARKED_BY_3 + CONFIDENT + "0.8307"),
