@@ -268,9 +268,10 @@ def _weights(counts: list[torch.Tensor], device: torch.device) -> list:
     """Each batch's share of its group's counted targets, over every process (None: a lone batch, weight 1).
 
     DDP averages gradients over the processes, so each process's share is multiplied by their number."""
+    total = torch.stack(counts).sum()
     if world_size() == 1:
-        return [None] if len(counts) == 1 else [count / sum(counts) for count in counts]
-    total = all_sum(torch.stack(counts).sum().to(device, torch.float))
+        return [None] if len(counts) == 1 else [count / total for count in counts]
+    total = all_sum(total.to(device, torch.float))
     return [count * world_size() / total for count in counts]
 
 
