@@ -12,7 +12,7 @@ from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
 from .checkpoint import check_writable, resume, save_checkpoint
-from .counting import check_shapes, counted_targets
+from .counting import check_loss, check_shapes, counted_targets
 from .devices import same_device
 from .distributed import all_sum, gather, is_main, rank, unwrap, world_size
 from .history import Best, History
@@ -92,7 +92,11 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
     if len(inputs) == 0 or batch_size < 1:
         raise ValueError(f"predict needs at least one input and a batch_size of 1 or more; got {len(inputs)} "
                          f"inputs and batch_size={batch_size}.")
-    device = next(model.parameters()).device
+    param = next(model.parameters(), None)
+    if param is None:
+        raise ValueError("predict runs the model on its parameters' device, but the model has no parameters: "
+                         "train it first, or give it the layers that learn.")
+    device = param.device
     with _eval_mode(model):
         outputs = torch.cat([model(chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)])
     if not probabilities:
@@ -100,7 +104,8 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
     if outputs.ndim < 2 or outputs.shape[1] < 2:
         raise ValueError(f"predict turns class scores of shape (N, classes) or (N, classes, T) into probabilities; "
                          f"the model returned shape {tuple(outputs.shape)}, not one score per class. For a "
-                         "regression's values pass probabilities=False.")
+                         "regression's values, or a binary classifier's logits (then apply .sigmoid()), pass "
+                         "probabilities=False.")
     return outputs.softmax(dim=1)
 
 
@@ -314,14 +319,12 @@ def _autocast(device: torch.device, precision: torch.dtype | None):
 
 def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCollection,
              device: torch.device) -> MetricCollection:
-    """Check the model sits on `device` and the loss averages; return the metrics there, reset."""
+    """Check the model sits on `device` and the loss can be weighted; return the metrics there, reset."""
     param = next(model.parameters(), None)
     if param is not None and not same_device(param.device, device):
         raise ValueError(f"The model is on {param.device} but the batches are sent to {device}: "
                          f"move the model first with model.to({str(device)!r}), or pass the model's device.")
-    if getattr(loss_fn, "reduction", "mean") != "mean":
-        raise ValueError(f"loss_fn has reduction={loss_fn.reduction!r}; the loop weights each batch's mean "
-                         "loss by the number of targets it counted, so use reduction='mean' (the default).")
+    check_loss(loss_fn)
     metrics = as_collection(metrics).to(device)
     metrics.reset()
     return metrics
@@ -346,8 +349,9 @@ def _checked(logits: torch.Tensor, targets: torch.Tensor, loss_fn) -> torch.Tens
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"The model returned a {type(logits).__name__}; the loop needs one tensor of scores per "
                         "batch. Return only the logits from forward, or wrap the model in a module that does.")
-    if logits.shape[0] != targets.shape[0]:
-        raise ValueError(f"The model returned {logits.shape[0]} rows (shape {tuple(logits.shape)}) for a batch "
+    rows = len(logits) if logits.ndim else 0
+    if rows != targets.shape[0]:
+        raise ValueError(f"The model returned {rows} rows (shape {tuple(logits.shape)}) for a batch "
                          f"of {targets.shape[0]} labels. Keep the batch dimension first: flatten with "
                          "x.flatten(start_dim=1), not x.view(-1).")
     check_shapes(loss_fn, logits, targets)
@@ -365,6 +369,9 @@ def _summarize(losses: list[torch.Tensor], counts: list[torch.Tensor], metrics: 
     weighted = (batch_losses * weights).where(weights > 0, 0)  # a batch with nothing counted (all padding): 0, not NaN
     total = all_sum(torch.stack([weighted.sum(), weights.sum()]))  # over every process
     values = to_floats({"loss": total[0] / total[1], **metrics.compute(), **(extra or {})})
+    if not math.isfinite(values["loss"]) and total[1].item() == 0:
+        raise ValueError(f"No target of the {phase} pass was counted: every target equals the loss's ignore_index "
+                         "(or its count_targets returned 0). Check that the padding value and ignore_index agree.")
     if not math.isfinite(values["loss"]):
         bad = torch.nonzero(~torch.isfinite(weighted)).flatten().tolist()
         where = (f"batch {bad[0]}" if bad else "a batch of another process") + \

@@ -311,13 +311,17 @@ def main(args: list[str]) -> None:
         page = open_lab(context, lab)
         for path in notebooks:
             t = time.perf_counter()
-            try:
-                problems = check(page, lab, path)
-            except Exception as error:  # noqa: BLE001  (a notebook that hangs or breaks the page fails alone)
-                problems = [f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"]
-                page.close()
-                lab.end_sessions()
-                page = open_lab(context, lab)
+            for _ in range(2):  # the page itself timing out (a busy machine) gets a second, fresh page
+                try:
+                    problems = check(page, lab, path)
+                    break
+                except Exception as error:  # noqa: BLE001  (a notebook that hangs or breaks the page fails alone)
+                    problems = [f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"]
+                    page.close()
+                    lab.end_sessions()
+                    page = open_lab(context, lab)
+                    if not isinstance(error, PlaywrightTimeoutError):
+                        break
             print(f"{time.perf_counter() - t:6.1f} s  {'FAIL' if problems else 'ok':4}  {path}", flush=True)
             if problems:
                 failures[path] = problems

@@ -1,6 +1,7 @@
 """The counting rule: each batch weighs as many targets as its mean loss averaged over, and the loop applies it
 everywhere (one process, accumulation, torchrun), so the epoch loss is the mean over every counted target."""
 
+import functools
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from helpers import PAD, TensorLoader, evaluate, fit, pad_batch, token_metrics, train_one_epoch
-from helpers.counting import check_shapes, counted_targets
+from helpers.counting import check_loss, check_shapes, counted_targets
 from token_run import CLASSES, SEQUENCES, tagger
 
 CPU = torch.device("cpu")
@@ -45,6 +46,60 @@ def test_the_count_is_what_the_mean_divides_by(loss_fn, outputs, targets):
     total = loss_fn(outputs, targets)
     loss_fn.reduction = "mean"
     assert total / count == pytest.approx(loss_fn(outputs, targets).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("loss_fn, outputs, targets", [
+    (nn.KLDivLoss(reduction="batchmean"), torch.randn(6, 4).log_softmax(1), torch.rand(6, 4).softmax(1)),
+    (nn.HingeEmbeddingLoss(), torch.randn(5, 3), torch.randint(0, 2, (5, 3)).float() * 2 - 1),
+    (nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5])), torch.randn(5, 3),
+     torch.tensor([0, 2, 1, 1, 0], dtype=torch.uint8)),
+])
+def test_the_count_is_what_these_means_divide_by_too(loss_fn, outputs, targets):
+    count = counted_targets(loss_fn, targets)
+    reduction, loss_fn.reduction = loss_fn.reduction, "sum"
+    total = loss_fn(outputs, targets)
+    loss_fn.reduction = reduction
+    assert total / count == pytest.approx(loss_fn(outputs, targets).item(), rel=1e-5)
+
+
+def test_functional_losses_are_counted_and_shape_checked_like_their_modules():
+    assert counted_targets(nn.functional.mse_loss, torch.zeros(4, 3)).item() == 12
+    with pytest.raises(ValueError, match=r"mse_loss compares outputs and targets element by element.*\(4, 4\)"):
+        check_shapes(nn.functional.mse_loss, torch.zeros(4, 1), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"MultiLabelSoftMarginLoss compares .* returned \(4, 1\) for targets of "
+                                         r"shape \(4,\)"):
+        check_shapes(nn.MultiLabelSoftMarginLoss(), torch.zeros(4, 1), torch.zeros(4))
+
+
+@pytest.mark.parametrize("loss_fn, words", [
+    (nn.CrossEntropyLoss(weight=torch.tensor([0.0, 1.0, 1.0])), r"class weights are 0 or less for class\(es\) \[0\]"
+                                                                r".*use ignore_index=0"),
+    (functools.partial(nn.functional.cross_entropy, reduction="sum"), "reduction='sum'"),
+    (nn.KLDivLoss(reduction="sum"), "reduction='sum'"),
+])
+def test_losses_the_loop_cannot_weight_are_refused_before_any_work(loss_fn, words):
+    with pytest.raises(ValueError, match=words):
+        check_loss(loss_fn)
+    check_loss(nn.KLDivLoss(reduction="batchmean"))
+
+
+@pytest.mark.parametrize("count, words", [
+    (5, r"count_targets is a int; it must be a method"),
+    (lambda targets: torch.ones(3), r"count_targets returned torch.float32 of shape \(3,\); it must return one number"),
+])
+def test_a_count_of_ones_own_must_be_one_number(count, words):
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+    loss_fn.count_targets = count
+    with pytest.raises((TypeError, ValueError), match=words):
+        counted_targets(loss_fn, token_targets())
+
+
+def test_an_epoch_with_nothing_counted_says_so():
+    tokens, targets = pad_batch(SEQUENCES[:3])
+    with pytest.raises(ValueError, match="No target of the validation pass was counted: every target equals the "
+                                         "loss's ignore_index"):
+        evaluate(tagger(), [(tokens, torch.full_like(targets, PAD))], nn.CrossEntropyLoss(ignore_index=PAD),
+                 token_metrics(CLASSES), CPU)
 
 
 def test_padding_is_not_counted_and_one_label_per_sample_counts_the_samples():

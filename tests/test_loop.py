@@ -640,10 +640,28 @@ def test_predict_refuses_what_it_cannot_score(inputs, batch_size, words):
                                           (nn.Linear(4, 1), r"\(5, 1\)")])
 def test_predict_needs_class_scores_and_offers_a_regression_its_values(model, shape):
     with pytest.raises(ValueError, match=rf"into probabilities; the model returned shape {shape}, not one score per "
-                                         "class. For a regression's values pass probabilities=False."):
+                                         r"class. For a regression's values, or a binary classifier's logits \(then "
+                                         r"apply .sigmoid\(\)\), pass probabilities=False."):
         helpers.predict(model, torch.zeros(5, 4))
     with torch.no_grad():
         assert torch.equal(helpers.predict(model, torch.ones(5, 4), probabilities=False), model(torch.ones(5, 4)))
+
+
+def test_predict_refuses_a_model_without_parameters():
+    with pytest.raises(ValueError, match="the model has no parameters"):
+        helpers.predict(nn.Flatten(), torch.zeros(5, 4))
+
+
+def test_a_model_that_returns_one_number_for_the_batch_is_refused(toy_loader):
+    with pytest.raises(ValueError, match=r"The model returned 0 rows \(shape \(\)\) for a batch of 4 labels"):
+        evaluate(nn.Sequential(nn.Linear(6, 1), Sum()), toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+
+
+class Sum(nn.Module):
+    """The sum of its input: one number for a whole batch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum()
 
 
 def test_predict_gives_each_token_its_class_probabilities():
