@@ -49,7 +49,11 @@ def record(notebook: str, passed: bool) -> None:
         with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
                                          delete=False) as tmp:
             json.dump(records, tmp, indent=1)
-        os.replace(tmp.name, path)
+        try:
+            os.replace(tmp.name, path)
+        except OSError:
+            os.unlink(tmp.name)  # nothing half-written is left behind
+            raise
     except OSError as error:
         warnings.warn(f"Your progress could not be saved to {path} ({error.strerror or error}); the check's verdict "
                       f"stands. Set {PROGRESS_ENV} to a file you can write.", stacklevel=2)

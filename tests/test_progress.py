@@ -61,6 +61,14 @@ def test_a_progress_file_that_cannot_be_written_leaves_the_verdict_alone(tmp_pat
         assert loss_averaging.check(answer("solutions"))
 
 
+def test_a_progress_path_that_is_a_folder_is_left_as_it_was(tmp_path, monkeypatch):
+    (tmp_path / "progress").mkdir()
+    monkeypatch.setenv(PROGRESS_ENV, str(tmp_path / "progress"))
+    with pytest.warns(UserWarning, match="Your progress could not be saved"):
+        assert loss_averaging.check(answer("solutions"))
+    assert [p.name for p in tmp_path.iterdir()] == ["progress"], "the temporary file was removed"
+
+
 def test_the_command_line_prints_the_same_table(kept):
     done = subprocess.run([sys.executable, "-m", "helpers.progress"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and done.stdout.startswith(f"0 of 15 exercises passed (kept in {kept})")
