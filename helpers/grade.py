@@ -68,15 +68,15 @@ def notebooks_of(folder: Path, names: list[str]) -> dict[str, tuple[Path, str]]:
 
     A file of another name is matched by its title cell ("# Exercise 2: ..."), as exported copies keep it."""
     found = {}
-    for path in sorted(folder.rglob("*.ipynb")):
+    for path in sorted(folder.rglob("*.ipynb"), key=lambda p: (p.parent != folder, str(p))):  # the top first
         if ".ipynb_checkpoints" in path.parts:
             continue
         name = path.stem if path.stem in names else _titled(path, names)
-        if name is None or name in found and path.parent == folder:
+        if name is None or name in found:
             continue
         moved = "" if path.parent == folder and path.stem == name else \
             f"graded {path.relative_to(folder)} as {name}.ipynb"
-        found.setdefault(name, (path, moved))
+        found[name] = (path, moved)
     return found
 
 
@@ -112,13 +112,11 @@ def setup_cells(notebook: str) -> list[str]:
     return setup
 
 
-def grade_one(student: str, notebook: str, found: tuple[Path, str] | str | None, timeout: float) -> Row:
+def grade_one(student: str, notebook: str, found: tuple[Path, str] | None, timeout: float) -> Row:
     """Run one answer in a fresh child process and read back its verdict."""
     from .exercises import EXERCISES
 
     start = time.perf_counter()
-    if found == "unreadable zip":
-        return Row(student, notebook, "unreadable", "the student's .zip cannot be opened", 0.0)
     if found is None:
         return Row(student, notebook, "missing", f"no {notebook}.ipynb in the submission", 0.0)
     path, moved = found
@@ -212,9 +210,13 @@ def main(argv: list[str] | None = None) -> None:
         if not class_:
             parser.error(f"{args.submissions} holds no student folders or .zip files")
         names = list(EXERCISES)
-        found = {name: notebooks_of(folder, names) if folder else {} for name, folder in class_.items()}
-        jobs = [(name, notebook, found[name].get(notebook) if class_[name] else "unreadable zip")
-                for name in class_ for notebook in names if (name, notebook) not in finished]
+        done += [Row(name, notebook, "unreadable", "the student's .zip cannot be opened", 0.0)
+                 for name, folder in class_.items() if folder is None
+                 for notebook in names if (name, notebook) not in finished]
+        write_rows(csv_path, done)
+        found = {name: notebooks_of(folder, names) for name, folder in class_.items() if folder is not None}
+        jobs = [(name, notebook, found[name].get(notebook)) for name in found for notebook in names
+                if (name, notebook) not in finished]
         with ThreadPoolExecutor(args.jobs) as pool:
             for row in tqdm(pool.map(lambda job: grade_one(*job, args.timeout), jobs), total=len(jobs),
                             desc="grading", unit="answer"):

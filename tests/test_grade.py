@@ -72,6 +72,8 @@ def graded(tmp_path_factory):
     write(submissions / "renamed", "Copy of my homework.ipynb", notebook("solutions", TWO))
     write(submissions / "misplaced" / "week 1", f"{TWO}.ipynb", notebook("solutions", TWO))
     write(submissions / "untagged", f"{TWO}.ipynb", notebook("solutions", TWO, tagged=False))
+    write(submissions / "twice", f"{TWO}.ipynb", notebook("exercises", TWO))  # the copy at the top is graded
+    write(submissions / "twice" / "01 draft", f"{TWO}.ipynb", notebook("solutions", TWO))
     extra = notebook("solutions", TWO)
     extra["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
                            "source": "raise SystemExit('a cell of the student's own, after the exercise')"})
@@ -96,7 +98,7 @@ def graded(tmp_path_factory):
 def test_every_student_gets_a_row_for_every_exercise(graded):
     rows, _, _, _ = graded
     students = {s for s, _ in rows}
-    assert len(students) == 10 + len(CHEATS) and len(rows) == len(students) * len(EXERCISES)
+    assert len(students) == 11 + len(CHEATS) and len(rows) == len(students) * len(EXERCISES)
 
 
 @pytest.mark.parametrize("student, exercise, verdict, words", [
@@ -104,7 +106,7 @@ def test_every_student_gets_a_row_for_every_exercise(graded):
     ("wrong", TWO, "not yet", "Not yet"), ("wrong", THIRTEEN, "not yet", "Not yet"),
     ("nothing", TWO, "missing", f"no {TWO}.ipynb"), ("right", "01_eval_mode", "missing", "no 01_eval_mode"),
     ("renamed", TWO, "pass", "Correct"), ("misplaced", TWO, "pass", "Correct"), ("untagged", TWO, "pass", "Correct"),
-    ("extra_cell", TWO, "pass", "Correct"),
+    ("extra_cell", TWO, "pass", "Correct"), ("twice", TWO, "not yet", "Not yet"),
     ("broken", TWO, "unreadable", "is not a notebook that can be read"), ("zipped", TWO, "pass", "Correct"),
     ("badzip", TWO, "unreadable", ".zip cannot be opened"),
     *[(name, TWO, verdict, words) for name, (_, verdict, words) in CHEATS.items()],
@@ -118,7 +120,7 @@ def test_students_read_what_was_found_and_the_summary_counts_passes(graded):
     _, out, printed, _ = graded
     assert f"graded Copy of my homework.ipynb as {TWO}.ipynb" in (out / "feedback" / "renamed.md").read_text()
     assert "the cells tagged `exercise` were not found" in (out / "feedback" / "untagged.md").read_text()
-    assert f"{TWO:<24} 6/{10 + len(CHEATS)} pass; most often: \u274c Not yet" in printed
+    assert f"{TWO:<24} 6/{11 + len(CHEATS)} pass; most often: \u274c Not yet" in printed
 
 
 def test_a_run_started_again_grades_only_the_rows_that_are_not_there(graded):
