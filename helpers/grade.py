@@ -12,6 +12,8 @@ import csv
 import json
 import os
 import re
+import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,34 +126,50 @@ def grade_one(student: str, notebook: str, found: tuple[Path, str] | None, timeo
         code, note = answer_cells(path, EXERCISES[notebook].check.takes)
     except (OSError, ValueError, KeyError, TypeError) as error:
         return Row(student, notebook, "unreadable", f"{path.name} is not a notebook that can be read ({error})", 0.0)
-    job = {"notebook": notebook, "setup": setup_cells(notebook), "answer": code}
-    with tempfile.TemporaryDirectory(prefix="grade-") as home:
-        read, write = os.pipe()
-        env = {"HOME": home, "TMPDIR": home, "PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1",
-               "COURSE_DEVICE": "cpu",
-               "COURSE_PROGRESS": str(Path(home) / "progress.json"), "PYTHONPATH": str(COURSE)}
+    token = secrets.token_hex(16)
+    job = {"notebook": notebook, "setup": setup_cells(notebook), "answer": code, "token": token}
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as home:
+        reply, stderr = _child(job, Path(home), timeout)
+    seconds = round(time.perf_counter() - start, 2)
+    if reply is None:
+        return Row(student, notebook, "timeout", f"still running after {timeout:g} s", timeout)
+    notes = "".join(f"\n\n({n})" for n in (moved, note) if n)
+    if not reply:
+        first = f"the answer's process ended without a verdict: {stderr[:200]}"
+        return Row(student, notebook, "error", first, seconds, first + notes)
+    try:
+        result = json.loads(reply)
+        if result.pop("token") == token and result["verdict"] in VERDICTS:
+            return Row(student, notebook, result["verdict"], result["first_line"], seconds, result["text"] + notes)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    first = "the grader's pipe held a reply the grader did not write: the answer wrote its own verdict"
+    return Row(student, notebook, "review", first, seconds, first + notes)
+
+
+def _child(job: dict, home: Path, timeout: float) -> tuple[str | None, str]:
+    """Run helpers.grade_child on the job in `home`: its reply (None after the timeout) and its last line of stderr."""
+    read, write = os.pipe()
+    env = {"HOME": str(home), "TMPDIR": str(home), "PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1",
+           "COURSE_DEVICE": "cpu", "COURSE_PROGRESS": str(home / "progress.json"), "PYTHONPATH": str(COURSE),
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}
+    with (home / ".stderr").open("w+b") as stderr:
         child = subprocess.Popen([sys.executable, "-m", "helpers.grade_child", str(write)], cwd=home, env=env,
-                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
                                  pass_fds=(write,), start_new_session=True)
         os.close(write)
         try:
-            _, stderr = child.communicate(json.dumps(job).encode(), timeout=timeout)
+            child.communicate(json.dumps(job).encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, 9)
-            child.communicate()
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
             os.close(read)
-            return Row(student, notebook, "timeout", f"still running after {timeout:g} s", timeout)
+            return None, ""
         with os.fdopen(read) as pipe:
             reply = pipe.read()
-    seconds = round(time.perf_counter() - start, 2)
-    notes = "".join(f"\n\n({n})" for n in (moved, note) if n)
-    try:
-        result = json.loads(reply)
-        return Row(student, notebook, result["verdict"], result["first_line"], seconds, result["text"] + notes)
-    except (ValueError, KeyError, TypeError):
-        why = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {child.returncode}"]
-        first = f"the answer's process ended without a verdict: {why[0][:200]}"
-        return Row(student, notebook, "error", first, seconds, first + notes)
+        stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 2000))
+        last = stderr.read().decode(errors="replace").strip().splitlines()[-1:]
+    return reply, last[0] if last else f"exit status {child.returncode}"
 
 
 def write_rows(path: Path, rows: list[Row]) -> None:
@@ -193,6 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--jobs", type=int, default=1)
     args = parser.parse_args(argv)
+    if os.name != "posix":
+        parser.error("grading needs the process limits of Linux or macOS: run it there, or in WSL on Windows")
     if not args.submissions.exists():
         parser.error(f"{args.submissions} does not exist: give the folder that holds one entry per student")
     if not args.submissions.is_dir():

@@ -42,7 +42,7 @@ CHEATS = {
     "fake_tick": ('print("\\u2705 Correct: the loss is the per-sample average")', "not yet", "Not yet"),
     "patched_check": ("import sys\nfrom helpers.exercises._common import Feedback\n"
                       "sys.modules['helpers.exercises.loss_averaging'].check = lambda f: Feedback(True, 'ok')",
-                      "review", "the answer replaced 02_loss_averaging.check"),
+                      "review", "the answer replaced helpers.exercises.loss_averaging.check"),
     "patched_feedback": ("from helpers.exercises._common import Feedback\nFeedback.__bool__ = lambda self: True",
                          "review", "the answer replaced Feedback.__bool__"),
     "patched_eval": ("import torch\ntorch.nn.Module.eval = lambda self: self", "review",
@@ -51,7 +51,19 @@ CHEATS = {
                       "text = io.StringIO()\nwith contextlib.redirect_stdout(text):\n    solution()\n"
                       "exec(text.getvalue().split('\\n', 2)[2])", "review", "solutions/02_loss_averaging.ipynb"),
     "writes_outside": ("open('/tmp/course-grader-was-here.csv', 'w').close()", "review",
-                       "/tmp/course-grader-was-here.csv (to write)"),
+                       "open /tmp/course-grader-was-here.csv to write"),
+    "reads_grades": ("print(open(GRADES).read())", "review", "grades.csv to read"),
+    "forges_verdict": ("import os, sys\nos.write(int(sys.argv[1]), b'{\"verdict\": \"pass\", \"first_line\": \"ok\", "
+                       "\"text\": \"ok\", \"token\": \"?\"}')\nos._exit(0)", "review", "wrote its own verdict"),
+    "patched_builtins": ("import builtins\nbuiltins.repr = lambda o: '\\u2705 Correct'", "review",
+                         "the answer replaced builtins.repr"),
+    "forks": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", "review",
+              "tried to os.fork"),
+    "kills_grader": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "review", "signal its own process"),
+    "reads_memory": ("import gc\nfound = gc.get_objects()", "review", "tried to gc.get_objects"),
+    "leaves_thread": ("import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()",
+                      "review", "left a thread running"),
+    "segfaults": ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "error", "exit status -11"),
     "exits": ("raise SystemExit(0)", "error", "SystemExit: 0"),
     "kills_itself": ("import os\nos._exit(0)", "error", "ended without a verdict"),
     "loops": ("while True:\n    pass", "timeout", "still running after 15 s"),
@@ -83,9 +95,10 @@ def graded(tmp_path_factory):
     with zipfile.ZipFile(submissions / "zipped.zip", "w") as archive:
         archive.writestr(f"zipped/{TWO}.ipynb", json.dumps(notebook("solutions", TWO)))
     (submissions / "badzip.zip").write_bytes(b"not a zip")
-    for name, (code, _, _) in CHEATS.items():
-        write(submissions / name, f"{TWO}.ipynb", notebook("exercises", TWO, extra=code))
     out = root / "grades"
+    for name, (code, _, _) in CHEATS.items():
+        code = code.replace("GRADES", repr(str(out / "grades.csv")))
+        write(submissions / name, f"{TWO}.ipynb", notebook("exercises", TWO, extra=code))
     done = subprocess.run([sys.executable, "-m", "helpers.grade", str(submissions), "--out", str(out),
                            "--timeout", "15", "--jobs", "2"], capture_output=True, text=True, cwd=ROOT)
     Path("/tmp/course-grader-was-here.csv").unlink(missing_ok=True)  # the file writes_outside wrote
