@@ -1,21 +1,24 @@
 """Environment: does this machine have what the course needs? Plain words, and the fix when not."""
 
-import sys
+import platform
 from importlib import metadata
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 from .data import DATA_DIR, mnist
 from .devices import device_name, get_default_device
 
 CHECKED = ("torch", "torchvision", "torchmetrics")
 FIX = "Run `make lab` from the course folder: it installs the pinned versions into .venv."
+FIX_PYTHON = ", but the course needs Python {}: make its .venv with one, e.g. `make clean lab PYTHON=python3.12`."
 
 
 def environment_report() -> list[tuple[bool, str]]:
     """(ok, message) for Python, the pinned core packages, the device and the bundled data."""
-    report = [(sys.version_info[:2] == (3, 11), f"Python {sys.version_info.major}.{sys.version_info.minor} "
-                                                "(the course is pinned to 3.11)")]
+    pythons = SpecifierSet(metadata.metadata("helpers")["Requires-Python"])
+    ok = pythons.contains(platform.python_version())
+    report = [(ok, f"Python {'.'.join(platform.python_version().split('.')[:2])}" + ("" if ok else FIX_PYTHON.format(pythons)))]
     pins = {r.name: r.specifier for r in map(Requirement, metadata.requires("helpers") or [])}
     for name in CHECKED:
         try:

@@ -1,5 +1,8 @@
 """The stored notebooks are a clean top-to-bottom run: what `pytest --nbval` compares against."""
 
+import subprocess
+import sys
+
 import pytest
 
 from notebook_cells import FOLDERS, ROOT, cells, tags
@@ -31,3 +34,17 @@ def test_plots_end_with_plt_show(path):
         source = "".join(cell["source"])
         if cell["cell_type"] == "code" and ("plot_history(" in source or "show_digits(" in source):
             assert source.rstrip().endswith("plt.show()"), source
+
+
+@pytest.mark.parametrize("clash", ["helpers.py", "helpers/__init__.py"])
+def test_notebook_1_names_another_module_called_helpers(tmp_path, clash):
+    """A learner's own helpers, found before the course's, is named by notebook 1's setup cell, not a traceback."""
+    setup = next("".join(c["source"]) for c in cells(ROOT / "notebooks" / "01_start_here.ipynb")
+                 if "check_environment()" in "".join(c["source"]))
+    (tmp_path / clash).parent.mkdir(exist_ok=True)
+    (tmp_path / clash).write_text("def my_own_helper():\n    pass\n")
+    done = subprocess.run([sys.executable, "-c", setup], cwd=tmp_path, capture_output=True, text=True)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (f"AssertionError: `import helpers` found {tmp_path / clash}, another module called helpers, not "
+                    "the course's: rename it or take its folder off PYTHONPATH, then restart the kernel and run this "
+                    "cell again.")

@@ -1,7 +1,12 @@
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
+
+import course
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +26,8 @@ def environment_pip_dependencies() -> list[str]:
 
 def test_environment_yml_and_pyproject_pin_the_same_packages():
     assert environment_pip_dependencies() == pyproject_dependencies()
-    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+    python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert f"  - python{python}\n" in (ROOT / "environment.yml").read_text()
 
 
 def test_torch_is_pinned_exactly():
@@ -43,6 +49,47 @@ def test_make_lab_serves_the_whole_course_and_opens_notebook_1():
     """jupyter lab FILE would make FILE's folder the root, out of reach of exercises/ and solutions/."""
     lines = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.splitlines()
-    command = next(line for line in lines if "/jupyter lab " in line)
-    assert f'--ServerApp.root_dir="{ROOT}"' in command
-    assert command.split()[1:2] == ["lab"] and command.endswith(" notebooks/01_start_here.ipynb")
+    assert lines[-1].endswith("course.py --venv .venv lab")
+    command = course.command("lab", "python", [])
+    assert command[1:4] == ["-m", "jupyter", "lab"] and f"--ServerApp.root_dir={ROOT}" in command
+    assert command[-1] == str(Path("notebooks") / "01_start_here.ipynb")
+    assert course.command("test", "python", ["-x"]) == ["python", "-m", "pytest", "--nbval", "-x"]
+
+
+@pytest.mark.parametrize("version", [(3, 11), (3, 12), (3, 13, 1)])
+def test_the_pythons_torch_supports_are_accepted(version):
+    assert course.version_problem(version, "python3") is None
+
+
+@pytest.mark.parametrize("version", [(3, 10), (3, 14), (2, 7)])
+def test_another_python_gets_one_sentence_that_says_what_to_do(version):
+    problem = course.version_problem(version, "/usr/bin/python3")
+    assert f"/usr/bin/python3 is Python {version[0]}.{version[1]}; the course needs Python 3.11, 3.12 or 3.13" in problem
+    assert "make lab PYTHON=python3.12" in problem and "\n" not in problem
+
+
+def test_make_without_the_python_it_names_says_so_in_one_line(tmp_path):
+    done = subprocess.run(["make", "--no-print-directory", "lab", "PYTHON=/nowhere/python3", f"VENV={tmp_path}/v"],
+                          cwd=ROOT, capture_output=True, text=True)
+    ours = [line for line in done.stderr.splitlines() if not line.startswith("make: ***")]
+    assert done.returncode != 0 and ours == ["make: /nowhere/python3 not found: install Python 3.11, 3.12 or 3.13 "
+                                             "and run again with it, e.g. make lab PYTHON=python3.12"]
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("python, words", [
+    ("#!/bin/sh\necho 3 10\n", "is Python 3.10; the course needs Python 3.11, 3.12 or 3.13"),
+    (None, "exists but its Python does not start"),
+])
+def test_an_environment_made_by_another_python_is_named_before_pip_runs(tmp_path, python, words):
+    venv = tmp_path / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    if python is None:
+        (venv / "bin" / "python").symlink_to(tmp_path / "removed-python")
+    else:
+        (venv / "bin" / "python").write_text(python)
+        (venv / "bin" / "python").chmod(0o755)
+    done = subprocess.run([sys.executable, "course.py", "--venv", str(venv), "test"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and done.stdout == "" and len(done.stderr.splitlines()) == 1
+    assert words in done.stderr and "make clean" in done.stderr and "Traceback" not in done.stderr
