@@ -18,7 +18,8 @@ def environment_report() -> list[tuple[bool, str]]:
     """(ok, message) for Python, the pinned core packages, the device and the bundled data."""
     pythons = SpecifierSet(metadata.metadata("helpers")["Requires-Python"])
     ok = pythons.contains(platform.python_version())
-    report = [(ok, f"Python {'.'.join(platform.python_version().split('.')[:2])}" + ("" if ok else FIX_PYTHON.format(pythons)))]
+    version = ".".join(platform.python_version().split(".")[:2])
+    report = [(ok, f"Python {version}" + ("" if ok else FIX_PYTHON.format(pythons)))]
     pins = {r.name: r.specifier for r in map(Requirement, metadata.requires("helpers") or [])}
     for name in CHECKED:
         try:

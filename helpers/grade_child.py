@@ -1,26 +1,24 @@
 """One answer graded in its own process (started by helpers.grade): limits, the course's setup, the answer, the check.
 
 The answer and the check run in a thread of their own; the main thread holds what the answer must not reach:
-the grader's token, which the verdict must carry back, and the objects the check relies on, captured before the
-answer runs and compared after (any change makes the row `review`). An audit hook refuses, and notes, what an
-answer has no business doing: starting processes, reading the interpreter's memory, opening files outside its
-working folder and the installed libraries, or anything at all from another thread than its own.
+the grader's token, which the verdict must carry back, and what every loaded module's and class's names stood for
+before the answer ran, compared after (any change makes the row `review`). An audit hook refuses, and notes, what an
+answer has no business doing: starting processes, reaching frames or memory it did not make, opening files outside
+its working folder and the installed libraries, or anything at all from another thread than its own.
 """
 
 import _thread
-import builtins
 import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 import time
+import types
 from contextlib import redirect_stderr, redirect_stdout
 
 import torch
-import torch.nn.functional as F
-import torchmetrics
-from torch import nn
 from tqdm import tqdm
 
 from . import exercises
@@ -35,10 +33,12 @@ TEXT_CHARS = 8_000  # the most of a verdict's text sent back: the reply fits the
 REFUSED = {"os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
            "pty.spawn", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
            "sys.settrace", "sys.setprofile", "ctypes.string_at", "ctypes.wstring_at", "ctypes.cdata", "socket.connect",
-           "socket.bind"}
+           "socket.bind", "os.chdir", "os.symlink", "os.link"}
 CHANGES = {"os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.truncate": (0,),
-           "shutil.rmtree": (0,), "os.link": (1,), "os.symlink": (1,), "os.chmod": (0,)}
+           "shutil.rmtree": (0,), "os.chmod": (0,)}
+PRIVATE = ("mem", "pagemap", "map_files", "environ", "kmem", "port")  # files under /proc and /dev that are memory
 MEMORY_FUNCTIONS = {ctypes.cast(function, ctypes.c_void_p).value for function in (ctypes.memmove, ctypes.memset)}
+COURSE_CODE = os.path.dirname(os.path.realpath(__file__))  # helpers/: the checks and this grader
 WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -50,25 +50,45 @@ def limit() -> None:
 
 
 def namespaces() -> dict[str, dict]:
-    """The namespaces a check and this grader rely on, by name: what an answer must leave as it found them."""
-    spaces = {"builtins": vars(builtins), "sys": vars(sys), "sys.modules": sys.modules, "torch": vars(torch),
-              "torch.nn.functional": vars(F), "nn.Module": vars(nn.Module), "Tensor": vars(torch.Tensor),
-              "TensorBase": vars(torch._C.TensorBase), "Optimizer": vars(torch.optim.Optimizer),
-              "Metric": vars(torchmetrics.Metric), "Feedback": vars(_common.Feedback), "_common": vars(_common),
-              "helpers.exercises": vars(exercises), "EXERCISES": exercises.EXERCISES, "grade_child": globals(),
-              "json": vars(json), "os": vars(os), "time": vars(time)}
-    spaces.update((module.__name__, vars(module)) for module in exercises.EXERCISES.values())
+    """Every loaded module's namespace and every class found in one, by name, with sys.modules itself."""
+    spaces, classes = {"sys.modules": sys.modules}, set()
+    for name, module in list(sys.modules.items()):
+        space = getattr(module, "__dict__", None)
+        if not isinstance(space, dict):
+            continue
+        spaces[name] = space
+        for value in list(space.values()):
+            if isinstance(value, type) and id(value) not in classes:
+                classes.add(id(value))
+                spaces[f"{value.__module__}.{value.__qualname__}"] = vars(value)
     return spaces
 
 
-def snapshot(spaces: dict[str, dict]) -> list[tuple[str, str, dict, object]]:
-    """Every name in those namespaces with the object it stands for now."""
-    return [(name, key, space, value) for name, space in spaces.items() for key, value in list(space.items())]
+def settle() -> None:
+    """Make now the change torch makes to each optimizer class on its first use (wrapping `step`), so that only
+    the answer's own changes show."""
+    classes = [torch.optim.Optimizer]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        torch.optim.Optimizer._patch_step_function(cls.__new__(cls))
 
 
-def replaced(taken: list[tuple[str, str, dict, object]]) -> list[str]:
-    """The names that no longer stand for the object they did (calls nothing an answer could have replaced)."""
-    return [f"{name}.{key}" for name, key, space, value in taken if space.get(key, taken) is not value]
+def snapshot(spaces: dict[str, dict]) -> tuple[list, list]:
+    """What an answer must leave as it found it: each name that stands for code (or anything at all in the course's
+    own modules) with its object, and the names each class has."""
+    taken = [(name, key, space, value) for name, space in spaces.items() for key, value in list(space.items())
+             if name.startswith("helpers") or callable(value) or isinstance(value, (property, classmethod,
+                                                                                    staticmethod, types.ModuleType))]
+    keys = [(name, space, frozenset(space)) for name, space in spaces.items() if not isinstance(space, dict)]
+    return taken, keys
+
+
+def replaced(taken: list, keys: list) -> list[str]:
+    """The names that stand for another object than they did, or were added to a class (calls nothing an answer
+    could have replaced)."""
+    return [f"{name}.{key}" for name, key, space, value in taken if space.get(key, taken) is not value] + \
+        [f"{name}.{key} (added)" for name, space, before in keys for key in space if key not in before]
 
 
 def readable() -> tuple[str, ...]:
@@ -84,11 +104,22 @@ def readable() -> tuple[str, ...]:
 def refusal(event: str, args: tuple, home: str, folders: tuple[str, ...]) -> str | None:
     """Why the answer may not do this, or None when it may."""
     if event in REFUSED or _raw_memory(event, args):
-        return f"{event} (the answer may not start processes or reach the grader's memory)"
+        return f"{event} (the answer may not start processes, reach the grader's memory or move out of its folder)"
+    if _frame(event, args):
+        return f"{event} (the answer may not reach the check's or the grader's frames)"
     if event in ("os.kill", "os.killpg") and args[0] != os.getpid():
         return f"{event} {args[0]} (the answer may signal its own process only)"
+    if event in CHANGES or event == "open":
+        places = CHANGES.get(event, (0,))
+        paths = [os.fsdecode(args[place]) for place in places if isinstance(args[place], (str, bytes))]
+        if any(not os.path.isabs(path) and ".." in path.split(os.sep) for path in paths):
+            return f"{event} {paths[0]} (a relative path up out of a folder)"  # from a folder's descriptor, anywhere
     if event == "open" and isinstance(args[0], (str, bytes)):
         path = _real(args[0])
+        if path.startswith(("/proc/", "/dev/")) and os.path.basename(path[:-1]) in PRIVATE:
+            return f"open {path[:-1]} (memory)"
+        if not path.startswith(home) and os.path.isdir(path):
+            return f"open the folder {path[:-1]}"
         writes = any(flag in str(args[1] or "") for flag in "wax+") or bool((args[2] or 0) & WRITES)
         if writes and not path.startswith(home) and path != os.path.join(os.devnull, ""):
             return f"open {path[:-1]} to write"
@@ -105,8 +136,26 @@ def _real(path: str | bytes) -> str:
     return os.path.join(os.path.realpath(os.fsdecode(path)), "")
 
 
+def _frame(event: str, args: tuple) -> bool:
+    """Whether this hands out a frame of the answer, the check or the grader (torch asking for its own is fine)."""
+    if event == "object.__getattr__":
+        return args[1] in ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
+    return event == "sys._getframe" and (args[0].f_code.co_filename == "<answer>" or
+                                         args[0].f_code.co_filename.startswith(COURSE_CODE))
+
+
+def _asked_by_answer(frame: types.FrameType | None) -> str | None:
+    """Why a frame may not be handed to the code that asked for it: the answer, or a function it called directly
+    (inspect.currentframe, traceback.walk_stack)."""
+    for _ in range(3):
+        if frame is not None and frame.f_code.co_filename == "<answer>":
+            return "sys._getframe (the answer may not reach the check's or the grader's frames)"
+        frame = frame.f_back if frame is not None else None
+    return None
+
+
 def _raw_memory(event: str, args: tuple) -> bool:
-    """Whether ctypes is asked for the interpreter itself, the C library, or raw memory (a library torch loads is not)."""
+    """Whether ctypes is asked for the interpreter, the C library or raw memory (a library torch loads is fine)."""
     if event == "ctypes.dlopen":
         return args[0] is None or any(name in str(args[0]) for name in ("libc.", "libc-", "libpython", "libSystem"))
     if event == "ctypes.dlsym":
@@ -116,81 +165,101 @@ def _raw_memory(event: str, args: tuple) -> bool:
 
 def guard(seen: list[str], worker: int) -> None:
     """Refuse, and note in `seen`, what the worker thread may not do, and anything at all from another thread."""
-    home, folders = os.path.join(os.path.realpath(os.getcwd()), ""), readable()
+    home, folders, looking = os.path.join(os.path.realpath(os.getcwd()), ""), readable(), []
 
     def hook(event: str, args: tuple) -> None:
-        why = refusal(event, args, home, folders) if _thread.get_ident() == worker else f"{event} from another thread"
+        if _thread.get_ident() != worker:
+            why = f"{event} from another thread"
+        elif looking:  # the hook's own look at the stack, below
+            return
+        elif event == "sys._getframe":
+            looking.append(event)
+            try:
+                why = refusal(event, args, home, folders) or _asked_by_answer(sys._getframe(1))
+            finally:
+                looking.clear()
+        else:
+            why = refusal(event, args, home, folders)
         if why:
             seen.append(why)
             raise PermissionError(f"grading does not allow this: {why}")
     sys.addaudithook(hook)
 
 
-def run(job: dict) -> tuple[object, str]:
-    """Run the setup and the answer, then the check; the check's feedback, or why there is none."""
-    module = exercises.EXERCISES[job["notebook"]]
-    namespace = {"__name__": "__main__"}
+def run(job: dict, set_up: "_thread.LockType", armed: "_thread.LockType") -> tuple[str, str]:
+    """The course's setup, then (once the guard is on) the answer and the check: a verdict and its text, both
+    settled in this thread as soon as the check returns."""
+    module, namespace = exercises.EXERCISES[job["notebook"]], {"__name__": "__main__"}
     try:
         with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
-            for code in job["setup"] + job["answer"]:
+            try:
+                for code in job["setup"]:
+                    exec(compile(code, "<setup>", "exec"), namespace)
+            finally:
+                set_up.release()
+            armed.acquire()
+            for code in job["answer"]:
                 exec(compile(code, "<answer>", "exec"), namespace)
             function = namespace.get(module.check.takes)
             if function is None:
-                return None, f"the answer defines no function {module.check.takes}"
-            return module.check(function), ""
+                return "error", f"the answer defines no function {module.check.takes}"
+            feedback = module.check(function)
+            if type(feedback) is not _common.Feedback:
+                return "review", f"the check returned a {type(feedback).__name__}"
+            return ("pass" if feedback.passed is True else "not yet"), repr(feedback)[:TEXT_CHARS]
     except BaseException as error:  # noqa: BLE001  (an answer may raise anything, SystemExit included)
-        return None, f"{type(error).__name__}: {str(error)[:200]}"
+        return "error", f"{type(error).__name__}: {str(error)[:200]}"
 
 
-def judge(job: dict) -> dict:
+def judge(job: dict) -> dict[str, str]:
     """Run the answer in a thread of its own while this one watches; the verdict as a dict.
 
     A refused action ends the grading at once; otherwise the answer's thread is judged when it has finished."""
     _common.SEED = GRADING_SEED
     tqdm.monitor_interval = 0  # no monitor thread: a thread still running after the answer means the answer started it
-    taken, changes, pause, seen, outcome = snapshot(namespaces()), replaced, time.sleep, [], []
-    started, finished = _thread.allocate_lock(), _thread.allocate_lock()
-    started.acquire()
-    finished.acquire()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # so that the answer cannot interrupt this thread
+    changes, pause, seen, outcome = replaced, time.sleep, [], []
+    set_up, armed, finished = _thread.allocate_lock(), _thread.allocate_lock(), _thread.allocate_lock()
+    for lock in (set_up, armed, finished):
+        lock.acquire()
 
     def work() -> None:
-        started.acquire()  # waits for the guard
         try:
-            outcome.append(run(job))
+            outcome.append(run(job, set_up, armed))
         finally:
             finished.release()
-    guard(seen, _thread.start_new_thread(work, ()))
-    started.release()
+    worker = _thread.start_new_thread(work, ())
+    set_up.acquire()
+    settle()
+    taken, keys = snapshot(namespaces())
+    guard(seen, worker)
+    armed.release()
     while not finished.acquire(timeout=0.05) and not seen:
         pass
     for _ in range(100):  # the answer's thread ends just after it says it has finished
         if not _thread._count() or seen:
             break
         pause(0.01)
-    changed = changes(taken)  # first: until this says nothing was replaced, nothing else here can be trusted
+    changed = changes(taken, keys)  # first: until this says nothing was replaced, nothing else here can be trusted
     if seen:  # the answer's thread may still be running, with its output redirected
         first = f"the answer tried to {seen[0]}"
     elif changed:
         first = f"the answer replaced {', '.join(changed[:5])}"
     elif len(outcome) != 1 or _thread._count():
         first = "the answer changed the grader's result or left a thread running"
-    elif outcome[0][1]:
-        return {"verdict": "error", "first_line": outcome[0][1], "text": outcome[0][1]}
-    elif type(outcome[0][0]) is not _common.Feedback:
-        first = f"the check returned a {type(outcome[0][0]).__name__}"
     else:
-        text = repr(outcome[0][0])[:TEXT_CHARS]
-        return {"verdict": "pass" if outcome[0][0].passed else "not yet",
-                "first_line": text.splitlines()[0][:300], "text": text}
+        verdict, text = outcome[0]
+        return {"verdict": verdict, "first_line": text.splitlines()[0][:300] if text else "", "text": text}
     return {"verdict": "review", "first_line": first, "text": first}
 
 
 def main() -> None:
     """Read the job from stdin, judge it, and write the verdict with the grader's token to the reply pipe."""
     reply_fd, job = int(sys.argv[1]), json.loads(sys.stdin.read())
-    token, dumps, write, end = job.pop("token"), json.dumps, os.write, os._exit  # held here, out of the answer's reach
+    token, quote, write, end = job.pop("token"), json.encoder.encode_basestring_ascii, os.write, os._exit
     limit()
-    reply = dumps({**judge(job), "token": token}, ensure_ascii=False).encode()
+    result = {**judge(job), "token": token}  # written out with functions held from before the answer ran
+    reply = ("{" + ", ".join(quote(key) + ": " + quote(value) for key, value in result.items()) + "}").encode()
     while reply:
         reply = reply[write(reply_fd, reply):]
     end(0)

@@ -44,9 +44,9 @@ CHEATS = {
                       "sys.modules['helpers.exercises.loss_averaging'].check = lambda f: Feedback(True, 'ok')",
                       "review", "the answer replaced helpers.exercises.loss_averaging.check"),
     "patched_feedback": ("from helpers.exercises._common import Feedback\nFeedback.__bool__ = lambda self: True",
-                         "review", "the answer replaced Feedback.__bool__"),
+                         "review", "the answer replaced helpers.exercises._common.Feedback.__bool__"),
     "patched_eval": ("import torch\ntorch.nn.Module.eval = lambda self: self", "review",
-                     "the answer replaced nn.Module.eval"),
+                     "the answer replaced torch.nn.modules.module.Module.eval"),
     "read_solution": ("import contextlib, io\nfrom helpers.exercises.loss_averaging import solution\n"
                       "text = io.StringIO()\nwith contextlib.redirect_stdout(text):\n    solution()\n"
                       "exec(text.getvalue().split('\\n', 2)[2])", "review", "solutions/02_loss_averaging.ipynb"),
@@ -63,6 +63,17 @@ CHEATS = {
     "reads_memory": ("import gc\nfound = gc.get_objects()", "review", "tried to gc.get_objects"),
     "leaves_thread": ("import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True).start()",
                       "review", "left a thread running"),
+    "walks_frames": ("import sys\nframe = sys._getframe(0)\nwhile frame is not None:\n    frame = frame.f_back",
+                     "review", "may not reach the check's or the grader's frames"),
+    "folder_descriptor": ("import os, helpers\nfolder = os.open(os.path.dirname(helpers.__file__), os.O_RDONLY)\n"
+                          "os.open('../solutions/02_loss_averaging.ipynb', os.O_RDONLY, dir_fd=folder)", "review",
+                          "helpers"),
+    "reads_own_memory": ("open('/proc/self/mem', 'rb')", "review", "/mem (memory)"),
+    "patched_math": ("import math\nmath.isclose = lambda *args, **kwargs: True", "review",
+                     "the answer replaced math.isclose"),
+    "added_setattr": ("from helpers.exercises._common import Feedback\n"
+                      "Feedback.__setattr__ = lambda self, name, value: object.__setattr__(self, name, value)",
+                      "review", "Feedback.__setattr__ (added)"),
     "segfaults": ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "error", "exit status -11"),
     "exits": ("raise SystemExit(0)", "error", "SystemExit: 0"),
     "kills_itself": ("import os\nos._exit(0)", "error", "ended without a verdict"),
