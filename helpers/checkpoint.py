@@ -44,14 +44,15 @@ def restore_random_state(state: dict, generator: torch.Generator | None) -> None
 
 def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
                     history: list[dict[str, float]], generator: torch.Generator | None = None,
-                    scheduler=None, scaler=None, best: dict | None = None) -> None:
+                    scheduler=None, scaler=None, best: dict | None = None, options: dict | None = None) -> None:
     """Write the training state to `path` atomically: a temporary file in the same folder, then a rename.
+    `options` are the settings a resume must share (fit's accumulate, max_grad_norm, step_scheduler).
 
     Under torchrun every process calls this (each one's random state is kept) and the main process writes."""
     path = Path(path)
     randoms = gather(random_state(generator))
     state = {
-        "format": FORMAT, "epoch": epoch, "history": history, "best": best or {},
+        "format": FORMAT, "epoch": epoch, "history": history, "best": best or {}, "options": options or {},
         "model": model.state_dict(), "optimizer_class": type(optimizer).__name__,
         "optimizer": optimizer.state_dict(),
         "scheduler_class": type(scheduler).__name__ if scheduler is not None else None,
@@ -197,10 +198,11 @@ def _same(a, b) -> bool:
 
 
 def resume(path: str | Path, parts: dict, epochs: int, best: Best, patience: int | None,
-            keys: set[str]) -> tuple[History, Best, int]:
+            keys: set[str], options: dict) -> tuple[History, Best, int]:
     """Continue the run saved at `path`, after checking that this call asks for its continuation."""
     saved = read_checkpoint(path)
     _check_continues(path, saved, epochs, best, patience, keys)
+    _check_settings(path, saved.get("options", {}), options)
     restore(path, saved, **parts)
     done = saved["epoch"]
     if is_main():
@@ -235,3 +237,13 @@ def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, pat
         raise CheckpointError(f"{path} was written by a run that recorded other values: this call "
                               f"{' and '.join(differ)}, so its history would mix two kinds of record. Use the "
                               f"same metrics, max_grad_norm and scheduler to continue, or {fresh}.")
+
+
+def _check_settings(path: str | Path, saved: dict, options: dict) -> None:
+    """Refuse to continue a run whose epochs were trained with other settings than this call asks for."""
+    differ = [name for name in sorted(saved.keys() & options.keys()) if saved[name] != options[name]]
+    if differ:
+        was, now = (", ".join(f"{name}={values[name]!r}" for name in differ) for values in (saved, options))
+        raise CheckpointError(f"{path} was trained with {was}; this call asks for {now}, so its epochs would not "
+                              "continue the same run. Continue with the saved settings, or point checkpoint= at a "
+                              "new file (or delete this one) to train afresh.")

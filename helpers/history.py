@@ -37,8 +37,6 @@ class Best:
 
     def update(self, record: dict[str, float], epoch: int, model: nn.Module) -> None:
         """Keep a copy of the weights when `record` beats the best so far."""
-        if self.monitor not in record:
-            raise ValueError(f"Cannot monitor {self.monitor!r}: the history has {sorted(record)}.")
         value = record[self.monitor]
         if self.value is None or (value < self.value if self.mode == "min" else value > self.value):
             self.value, self.epoch = value, epoch

@@ -142,12 +142,17 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     state = dict(model=unwrap(model), optimizer=optimizer, generator=getattr(train_loader, "generator", None),
                  scheduler=scheduler, scaler=scaler)
     history, best, start = History(), Best(monitor, mode), 1
+    keys = _record_keys(train_metrics, max_grad_norm, scheduler)
+    if patience is not None and monitor not in keys:
+        raise ValueError(f"Cannot monitor {monitor!r}: each epoch records {', '.join(sorted(keys))}. Pass one of "
+                         "those as monitor= (val_loss unless told otherwise).")
+    options = {"accumulate": accumulate, **({"max_grad_norm": max_grad_norm} if max_grad_norm is not None else {}),
+               **({"step_scheduler": step_scheduler} if scheduler is not None else {})}
     if checkpoint is not None:
         if is_main():
             check_writable(checkpoint)
         if Path(checkpoint).exists():
-            keys = _record_keys(train_metrics, max_grad_norm, scheduler)
-            history, best, start = resume(checkpoint, state, epochs, best, patience, keys)
+            history, best, start = resume(checkpoint, state, epochs, best, patience, keys, options)
     bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not (progress and is_main()))
     for epoch in bar:
         lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
@@ -167,7 +172,8 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
         if patience is not None:
             best.update(history.records[-1], epoch, unwrap(model))
         if checkpoint is not None:
-            save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), **state)
+            save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), options=options,
+                            **state)
         if patience is not None and epoch - best.epoch >= patience:
             break
     if patience is not None and best.weights is not None:

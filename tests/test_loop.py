@@ -1,5 +1,6 @@
 import copy
 import math
+import re
 
 import pytest
 import torch
@@ -385,7 +386,7 @@ def test_early_stopping_restores_the_best_weights(toy_data):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), one_run.state_dict().values()))
 
 
-def test_early_stopping_on_a_metric_to_maximise_and_a_missing_one(toy_data):
+def test_early_stopping_on_a_metric_to_maximise(toy_data):
     x, y = toy_data
     model = make_mlp()
     history = fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
@@ -393,8 +394,6 @@ def test_early_stopping_on_a_metric_to_maximise_and_a_missing_one(toy_data):
                   progress=False, patience=1, monitor="val_loss", mode="max")
     assert history["val_loss"] == sorted(history["val_loss"])  # rising every epoch: each one is a new best
     assert len(history) == 6  # so "max" never stops early ("min" would stop after epoch 2)
-    with pytest.raises(ValueError, match=r"Cannot monitor 'val_f1': the history has \['accuracy', 'loss'"):
-        fit_toy(toy_data, patience=1, monitor="val_f1")
 
 
 class ReturnsTuple(nn.Module):
@@ -512,6 +511,30 @@ def test_a_checkpoint_that_recorded_other_values_is_refused(toy_data, tmp_path, 
     fit_saved(toy_data, path, epochs=2)
     with pytest.raises(CheckpointError, match=rf"{path} was written by a run that recorded other values: {words}"):
         fit_saved(toy_data, path, epochs=4, **options)
+
+
+@pytest.mark.parametrize("before, after, words", [
+    ({}, {"accumulate": 2}, "was trained with accumulate=1; this call asks for accumulate=2"),
+    ({"max_grad_norm": 1.0}, {"max_grad_norm": 5.0}, "was trained with max_grad_norm=1.0; this call asks for "
+                                                      "max_grad_norm=5.0"),
+])
+def test_a_resume_with_other_training_settings_is_refused(toy_data, tmp_path, before, after, words):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=1, **before)
+    with pytest.raises(CheckpointError, match=re.escape(f"{path} {words}, so its epochs would not continue")):
+        fit_saved(toy_data, path, epochs=2, **after)
+    assert len(fit_saved(toy_data, path, epochs=2, **before)) == 2
+
+
+def test_a_monitor_that_is_not_recorded_is_refused_before_any_work(toy_data):
+    x, y = toy_data
+    loss, model = CountingLoss(), make_mlp()
+    with pytest.raises(ValueError, match=re.escape("Cannot monitor 'val_acc': each epoch records Accuracy, "
+                                                   "loss, val_Accuracy, val_loss. Pass one of those as monitor=")):
+        fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), loss,
+            torch.optim.SGD(model.parameters(), lr=0.5), epochs=2, metrics=Accuracy(), progress=False, patience=1,
+            monitor="val_acc")
+    assert loss.calls == 0
 
 
 @pytest.mark.parametrize("before, after", [(None, torch.float16), (torch.float16, None),
