@@ -36,6 +36,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     autocast = _autocast(device, precision)
     _check_trainable(model, loader, accumulate)
+    _check_optimizer(model, optimizer, max_grad_norm)
     update = _updater(metrics)
     model.train()
     losses, counts, norms = [], [], []
@@ -136,6 +137,7 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     every epoch and resumed from when the file exists. Under torchrun only the main process shows
     progress, prints and writes the checkpoint."""
     _check_options(model, epochs, patience, step_scheduler, mode, accumulate)
+    _check_scheduler(scheduler, optimizer, step_scheduler)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
@@ -214,15 +216,28 @@ def _check_options(model: nn.Module, epochs: int, patience: int | None, step_sch
     if next(model.parameters(), None) is None:
         raise ValueError("The model has no parameters, so there is nothing to train: give fit a model with "
                          "layers that learn (nn.Linear, nn.Conv2d, ...).")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
-    if patience is not None and patience < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number, at least 1, got {epochs!r}.")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be at least 1 epoch without improvement (or None to train every epoch), "
                          f"got {patience}.")
     _check_accumulate(accumulate)
     if step_scheduler not in ("epoch", "batch") or mode not in ("min", "max"):
         raise ValueError(f"step_scheduler must be 'epoch' or 'batch' and mode 'min' or 'max', "
                          f"got {step_scheduler!r} and {mode!r}.")
+
+
+def _check_scheduler(scheduler, optimizer: torch.optim.Optimizer, step_scheduler: str) -> None:
+    """Refuse a scheduler of another optimizer (its lr would be recorded, never used), or one stepped per batch
+    that follows the validation loss."""
+    if scheduler is None:
+        return
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError("The scheduler changes another optimizer's learning rate than the one fit trains with: "
+                         "build it from this optimizer, e.g. StepLR(optimizer, step_size=1).")
+    if step_scheduler == "batch" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("ReduceLROnPlateau follows the validation loss, which exists once per epoch: use "
+                         "step_scheduler='epoch' with it.")
 
 
 def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -234,6 +249,24 @@ def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
             f"a {type(batch).__name__}")
     raise TypeError(f"The loop expects every batch to be an (inputs, targets) pair, got {seen}. Make the "
                     "dataset's __getitem__ return (input, target).")
+
+
+def _check_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, max_grad_norm: float | None) -> None:
+    """Refuse an optimizer that would leave the weights alone or climb the loss, and a clipping norm below zero."""
+    trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not any(id(p) in trained for p in model.parameters() if p.requires_grad):
+        raise ValueError("The optimizer updates none of the model's parameters, so its weights would never change "
+                         "(was it built from another model?): build it from this one, e.g. "
+                         "torch.optim.SGD(model.parameters(), lr=0.1).")
+    rates = [group["lr"] for group in optimizer.param_groups]
+    if not all(isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0 for lr in rates):
+        raise ValueError(f"The optimizer's learning rate is {rates[0] if len(rates) == 1 else rates}: a step would "
+                         "climb the loss or make the weights NaN. Set a positive lr (e.g. 0.1 for SGD, 1e-3 "
+                         "for Adam).")
+    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and max_grad_norm > 0
+                                          and math.isfinite(max_grad_norm)):
+        raise ValueError(f"max_grad_norm is the largest gradient norm a step may use, so it must be a positive "
+                         f"number; got {max_grad_norm!r}. Pass None to turn clipping off.")
 
 
 def _check_trainable(model: nn.Module, loader, accumulate: int) -> None:

@@ -433,7 +433,7 @@ def test_a_frozen_model_gets_a_clear_error(toy_loader):
 
 @pytest.mark.parametrize("model, options, words", [
     (nn.ReLU(), {}, "The model has no parameters"),
-    (make_mlp(), {"epochs": 0}, "epochs must be at least 1, got 0"),
+    (make_mlp(), {"epochs": 0}, "epochs must be a whole number, at least 1, got 0"),
     (make_mlp(), {"patience": 0}, "patience must be at least 1 epoch"),
     (make_mlp(), {"accumulate": 0}, "accumulate must be a whole number of batches"),
 ])
@@ -442,6 +442,29 @@ def test_fit_refuses_options_before_any_work(toy_loader, model, options, words):
     with pytest.raises(ValueError, match=words):
         fit(model, toy_loader, toy_loader, nn.CrossEntropyLoss(), torch.optim.SGD(params, lr=0.1),
             metrics=Accuracy(), progress=False, **{"epochs": 2, **options})
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda model, opt: {"optimizer": torch.optim.SGD(make_mlp().parameters(), lr=0.1)},
+     "The optimizer updates none of the model's parameters, so its weights would never change"),
+    (lambda model, opt: opt.param_groups[0].update(lr=-0.1) or {}, "The optimizer's learning rate is -0.1"),
+    (lambda model, opt: {"max_grad_norm": 0}, "so it must be a positive number; got 0. Pass None"),
+    (lambda model, opt: {"max_grad_norm": -1.0}, "so it must be a positive number; got -1.0"),
+    (lambda model, opt: {"scheduler": torch.optim.lr_scheduler.StepLR(torch.optim.SGD(model.parameters(), lr=0.1),
+                                                                      step_size=1)},
+     "The scheduler changes another optimizer's learning rate"),
+    (lambda model, opt: {"scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(opt), "step_scheduler": "batch"},
+     "ReduceLROnPlateau follows the validation loss, which exists once per epoch"),
+    (lambda model, opt: {"epochs": 2.5}, "epochs must be a whole number, at least 1, got 2.5"),
+    (lambda model, opt: {"patience": 1.5}, "patience must be at least 1 epoch"),
+])
+def test_fit_refuses_parts_that_would_train_silently_wrong(toy_loader, make, words):
+    model, loss = make_mlp(), CountingLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    options = {"optimizer": optimizer, "epochs": 2, **make(model, optimizer)}
+    with pytest.raises(ValueError, match=re.escape(words)):
+        fit(model, toy_loader, toy_loader, loss, metrics=Accuracy(), progress=False, **options)
+    assert loss.calls == 0
 
 
 # Resuming: fit continues a checkpoint only when the call asks for that run's continuation.
