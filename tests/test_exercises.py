@@ -1,7 +1,9 @@
 """Each exercise check: the notebook's starter fails it, the solution passes, and so do the variants below."""
 
+import random
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -1441,3 +1443,13 @@ def test_a_loss_the_counting_and_the_axes_do_not_explain_is_not_blamed_on_them(m
     result = said(module.check(define(wrong[label][0], FUNCTION[short(module)])))
     assert "other positions or classes" not in result and "Count each real token once" not in result, result
     assert "padded positions were" not in result and "weighted by" not in result, result
+
+
+@pytest.mark.parametrize("reseed", ["random.seed(0)", "np.random.seed(0)"])
+def test_a_reseed_is_seen_even_when_the_state_was_already_that_seed(reseed):
+    """A learner's notebook may have seeded with 0 just before check(): the answer's own re-seed still shows."""
+    source = evaluate_source(before=f"import numpy as np\n    {reseed}\n    model.eval()\n    metrics.reset()")
+    random.seed(0)
+    np.random.seed(0)
+    result = eval_mode.check(define(source, "evaluate"))
+    assert not result and ("random state" in said(result) or "state of Python" in said(result)), repr(result)

@@ -293,9 +293,9 @@ def test_no_cuda_synchronisation_per_batch(step):
 
 # Loop options: each off by default, each changes only what it should.
 
-def fit_toy(toy_data, epochs=3, **options):
+def fit_toy(toy_data, epochs=3, model=None, **options):
     x, y = toy_data
-    model = make_mlp()
+    model = model or make_mlp()
     optimizer = options.pop("optimizer", None) or torch.optim.SGD(model.parameters(), lr=0.1)
     history = fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
                   optimizer, epochs=epochs, metrics=classification_metrics(), progress=False, **options)
@@ -305,11 +305,11 @@ def fit_toy(toy_data, epochs=3, **options):
 def test_scheduler_stepped_per_epoch_or_per_batch_is_recorded(toy_data):
     model = make_mlp()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history, _ = fit_toy(toy_data, optimizer=optimizer,
+    history, _ = fit_toy(toy_data, model=model, optimizer=optimizer,
                          scheduler=torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5))
     assert history["lr"] == pytest.approx([0.1, 0.05, 0.025])
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    history, _ = fit_toy(toy_data, optimizer=optimizer, step_scheduler="batch",
+    history, _ = fit_toy(toy_data, model=model, optimizer=optimizer, step_scheduler="batch",
                          scheduler=torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5))
     assert history["lr"] == pytest.approx([0.1, 0.1 * 0.5**3, 0.1 * 0.5**6])  # 3 batches per epoch
     assert "lr" not in fit_toy(toy_data)[0].records[0]
