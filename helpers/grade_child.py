@@ -8,14 +8,18 @@ its working folder and the installed libraries, or anything at all from another 
 """
 
 import _thread
+import collections
 import ctypes
+import enum
 import json
+import marshal
 import os
 import resource
 import signal
 import sys
 import time
 import types
+import typing
 from contextlib import redirect_stderr, redirect_stdout
 
 import torch
@@ -32,12 +36,14 @@ GRADING_SEED = 1618033  # not the notebooks' seed: an answer tuned to what check
 TEXT_CHARS = 8_000  # the most of a verdict's text sent back: the reply fits the pipe's buffer
 REFUSED = {"os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
            "pty.spawn", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
-           "sys.settrace", "sys.setprofile", "ctypes.string_at", "ctypes.wstring_at", "ctypes.cdata", "socket.connect",
-           "socket.bind", "os.chdir", "os.symlink", "os.link"}
+           "sys.settrace", "sys.setprofile", "ctypes.string_at", "ctypes.wstring_at", "ctypes.cdata",
+           "ctypes.cdata/buffer", "ctypes.dlsym", "socket.connect", "socket.bind", "os.chdir", "os.symlink", "os.link"}
 CHANGES = {"os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.truncate": (0,),
            "shutil.rmtree": (0,), "os.chmod": (0,)}
 PRIVATE = ("mem", "pagemap", "map_files", "environ", "kmem", "port")  # files under /proc and /dev that are memory
-MEMORY_FUNCTIONS = {ctypes.cast(function, ctypes.c_void_p).value for function in (ctypes.memmove, ctypes.memset)}
+MEMORY_FUNCTIONS = {ctypes.cast(function, ctypes.c_void_p).value for function in (ctypes.memmove, ctypes.memset)} | \
+    {ctypes._cast_addr, ctypes._string_at_addr, ctypes._wstring_at_addr}
+ASKERS = tuple(module.__file__ for module in (collections, typing, enum))  # ask for their caller's module name only
 COURSE_CODE = os.path.dirname(os.path.realpath(__file__))  # helpers/: the checks and this grader
 WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -91,6 +97,40 @@ def replaced(taken: list, keys: list) -> list[str]:
         [f"{name}.{key} (added)" for name, space, before in keys for key in space if key not in before]
 
 
+def states() -> dict[str, object]:
+    """What an answer could change without replacing a name: the course's own data (as marshal bytes), what its
+    functions' closures hold, and torch's global module hooks and function or dispatch modes."""
+    found = {"torch function modes": torch._C._len_torch_function_stack(),
+             "torch dispatch modes": torch._C._len_torch_dispatch_stack()}
+    found.update((f"torch.nn.modules.module.{key}", len(value)) for key, value in
+                 list(vars(torch.nn.modules.module).items()) if key.startswith("_global_") and isinstance(value, dict))
+    for name, module in list(sys.modules.items()):
+        for key, value in list(vars(module).items()) if name.startswith("helpers") else ():
+            if isinstance(value, types.FunctionType):
+                found[f"{name}.{key} (closure)"] = tuple(_contents(cell) for cell in value.__closure__ or ())
+            elif not callable(value):
+                try:
+                    found[f"{name}.{key}"] = marshal.dumps(value)
+                except ValueError:  # holds objects marshal cannot write: compared by identity only
+                    pass
+    return found
+
+
+def _contents(cell: types.CellType) -> object:
+    """What a closure's cell holds (the cell itself while it is empty)."""
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return cell
+
+
+def _same(before: object, now: object) -> bool:
+    """The same bytes or count, or a tuple of the very same objects (compared without calling an answer's code)."""
+    if isinstance(now, tuple):
+        return isinstance(before, tuple) and len(before) == len(now) and all(a is b for a, b in zip(before, now))
+    return type(before) is type(now) and before == now
+
+
 def readable() -> tuple[str, ...]:
     """The folders an answer may read from besides its own: the installed Python and libraries, the course's
     helpers and data, and the system's (never the course's solutions, the submissions or the grades)."""
@@ -107,6 +147,8 @@ def refusal(event: str, args: tuple, home: str, folders: tuple[str, ...]) -> str
         return f"{event} (the answer may not start processes, reach the grader's memory or move out of its folder)"
     if _frame(event, args):
         return f"{event} (the answer may not reach the check's or the grader's frames)"
+    if event == "object.__setattr__" and os.path.isfile(getattr(getattr(args[0], "__code__", None), "co_filename", "")):
+        return f"{event} {args[1]} (the answer may change its own functions only)"
     if event in ("os.kill", "os.killpg") and args[0] != os.getpid():
         return f"{event} {args[0]} (the answer may signal its own process only)"
     if event in CHANGES or event == "open":
@@ -137,18 +179,21 @@ def _real(path: str | bytes) -> str:
 
 
 def _frame(event: str, args: tuple) -> bool:
-    """Whether this hands out a frame of the answer, the check or the grader (torch asking for its own is fine)."""
-    if event == "object.__getattr__":
-        return args[1] in ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
-    return event == "sys._getframe" and (args[0].f_code.co_filename == "<answer>" or
-                                         args[0].f_code.co_filename.startswith(COURSE_CODE))
+    """Whether this hands out a frame through a traceback, generator or coroutine."""
+    return event == "object.__getattr__" and args[1] in ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
 
 
-def _asked_by_answer(frame: types.FrameType | None) -> str | None:
-    """Why a frame may not be handed to the code that asked for it: the answer, or a function it called directly
-    (inspect.currentframe, traceback.walk_stack)."""
+def _asked_by_answer(given: types.FrameType, frame: types.FrameType | None, home: str) -> str | None:
+    """Why `given` may not be handed to the code that asked for it (`frame`): the answer's code (made by compile, or
+    a file in its folder) or a function it called directly (inspect.currentframe, traceback.walk_stack), or a frame
+    of the check or the grader. The standard library asking for its caller's module (namedtuple, TypeVar, Enum) may."""
+    if frame is not None and frame.f_code.co_filename in ASKERS:
+        return None
+    if given.f_code.co_filename == "<answer>" or given.f_code.co_filename.startswith(COURSE_CODE):
+        return "sys._getframe (the answer may not reach the check's or the grader's frames)"
     for _ in range(3):
-        if frame is not None and frame.f_code.co_filename == "<answer>":
+        name = frame.f_code.co_filename if frame is not None else ""
+        if frame is not None and (name.startswith(home) or not os.path.isfile(name)):
             return "sys._getframe (the answer may not reach the check's or the grader's frames)"
         frame = frame.f_back if frame is not None else None
     return None
@@ -158,16 +203,17 @@ def _raw_memory(event: str, args: tuple) -> bool:
     """Whether ctypes is asked for the interpreter, the C library or raw memory (a library torch loads is fine)."""
     if event == "ctypes.dlopen":
         return args[0] is None or any(name in str(args[0]) for name in ("libc.", "libc-", "libpython", "libSystem"))
-    if event == "ctypes.dlsym":
-        return str(args[1]).startswith(("Py", "_Py"))
     return event == "ctypes.call_function" and args[0] in MEMORY_FUNCTIONS
 
 
 def guard(seen: list[str], worker: int) -> None:
-    """Refuse, and note in `seen`, what the worker thread may not do, and anything at all from another thread."""
-    home, folders, looking = os.path.join(os.path.realpath(os.getcwd()), ""), readable(), []
+    """Refuse, and note in `seen`, what the worker thread may not do, and anything from another thread but this
+    one's marshal.dumps (for `states`)."""
+    home, folders, looking, main = os.path.join(os.path.realpath(os.getcwd()), ""), readable(), [], _thread.get_ident()
 
     def hook(event: str, args: tuple) -> None:
+        if _thread.get_ident() == main and event == "marshal.dumps":
+            return
         if _thread.get_ident() != worker:
             why = f"{event} from another thread"
         elif looking:  # the hook's own look at the stack, below
@@ -175,7 +221,7 @@ def guard(seen: list[str], worker: int) -> None:
         elif event == "sys._getframe":
             looking.append(event)
             try:
-                why = refusal(event, args, home, folders) or _asked_by_answer(sys._getframe(1))
+                why = _asked_by_answer(args[0], sys._getframe(1), home)
             finally:
                 looking.clear()
         else:
@@ -204,6 +250,9 @@ def run(job: dict, set_up: "_thread.LockType", armed: "_thread.LockType") -> tup
             if function is None:
                 return "error", f"the answer defines no function {module.check.takes}"
             feedback = module.check(function)
+            modes = torch._C._len_torch_function_stack() + torch._C._len_torch_dispatch_stack()
+            if modes:
+                return "review", f"the answer left {modes} torch mode(s) on (TorchFunctionMode, TorchDispatchMode)"
             if type(feedback) is not _common.Feedback:
                 return "review", f"the check returned a {type(feedback).__name__}"
             return ("pass" if feedback.passed is True else "not yet"), repr(feedback)[:TEXT_CHARS]
@@ -232,6 +281,7 @@ def judge(job: dict) -> dict[str, str]:
     set_up.acquire()
     settle()
     taken, keys = snapshot(namespaces())
+    held = states()
     guard(seen, worker)
     armed.release()
     while not finished.acquire(timeout=0.05) and not seen:
@@ -243,7 +293,8 @@ def judge(job: dict) -> dict[str, str]:
     changed = changes(taken, keys)  # first: until this says nothing was replaced, nothing else here can be trusted
     if seen:  # the answer's thread may still be running, with its output redirected
         first = f"the answer tried to {seen[0]}"
-    elif changed:
+    elif changed or (changed := [name for name, value in states().items() if name in held and
+                                 not _same(held[name], value)]):
         first = f"the answer replaced {', '.join(changed[:5])}"
     elif len(outcome) != 1 or _thread._count():
         first = "the answer changed the grader's result or left a thread running"

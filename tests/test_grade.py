@@ -74,6 +74,17 @@ CHEATS = {
     "added_setattr": ("from helpers.exercises._common import Feedback\n"
                       "Feedback.__setattr__ = lambda self, name, value: object.__setattr__(self, name, value)",
                       "review", "Feedback.__setattr__ (added)"),
+    "mutates_data": ("from helpers.exercises import loss_averaging\nloss_averaging.CASES[:] = [(9, 9, False)]",
+                     "review", "the answer replaced helpers.exercises.loss_averaging.CASES"),
+    "swaps_code": ("from helpers.exercises import _common\n"
+                   "_common.close.__code__ = (lambda value, expected: True).__code__", "review",
+                   "object.__setattr__ __code__"),
+    "global_hook": ("import torch\ntorch.nn.modules.module.register_module_forward_hook(lambda m, i, o: o)", "review",
+                    "the answer replaced torch.nn.modules.module._global_forward_hooks"),
+    "mode_left_on": ("from torch.overrides import TorchFunctionMode\nclass Along(TorchFunctionMode):\n"
+                     "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+                     "        return func(*args, **(kwargs or {}))\nAlong().__enter__()", "review",
+                     "left 1 torch mode(s) on"),
     "segfaults": ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "error", "exit status -11"),
     "exits": ("raise SystemExit(0)", "error", "SystemExit: 0"),
     "kills_itself": ("import os\nos._exit(0)", "error", "ended without a verdict"),
@@ -89,6 +100,8 @@ def graded(tmp_path_factory):
     submissions = root / "submissions"
     write(submissions / "right", f"{TWO}.ipynb", notebook("solutions", TWO))
     write(submissions / "right", f"{THIRTEEN}.ipynb", notebook("solutions", THIRTEEN))
+    write(submissions / "right_namedtuple", f"{TWO}.ipynb",
+          notebook("solutions", TWO, extra="import collections\nPair = collections.namedtuple('Pair', 'loss count')"))
     write(submissions / "wrong", f"{TWO}.ipynb", notebook("exercises", TWO, stored="\u2705 Correct: looks right"))
     write(submissions / "wrong", f"{THIRTEEN}.ipynb", notebook("exercises", THIRTEEN))
     (submissions / "nothing").mkdir()
@@ -122,14 +135,15 @@ def graded(tmp_path_factory):
 def test_every_student_gets_a_row_for_every_exercise(graded):
     rows, _, _, _ = graded
     students = {s for s, _ in rows}
-    assert len(students) == 11 + len(CHEATS) and len(rows) == len(students) * len(EXERCISES)
+    assert len(students) == 12 + len(CHEATS) and len(rows) == len(students) * len(EXERCISES)
 
 
 @pytest.mark.parametrize("student, exercise, verdict, words", [
     ("right", TWO, "pass", "Correct"), ("right", THIRTEEN, "pass", "Correct"),
     ("wrong", TWO, "not yet", "Not yet"), ("wrong", THIRTEEN, "not yet", "Not yet"),
     ("nothing", TWO, "missing", f"no {TWO}.ipynb"), ("right", "01_eval_mode", "missing", "no 01_eval_mode"),
-    ("renamed", TWO, "pass", "Correct"), ("misplaced", TWO, "pass", "Correct"), ("untagged", TWO, "pass", "Correct"),
+    ("renamed", TWO, "pass", "Correct"), ("right_namedtuple", TWO, "pass", "Correct"),
+    ("misplaced", TWO, "pass", "Correct"), ("untagged", TWO, "pass", "Correct"),
     ("extra_cell", TWO, "pass", "Correct"), ("twice", TWO, "not yet", "Not yet"),
     ("broken", TWO, "unreadable", "is not a notebook that can be read"), ("zipped", TWO, "pass", "Correct"),
     ("badzip", TWO, "unreadable", ".zip cannot be opened"),
@@ -144,7 +158,7 @@ def test_students_read_what_was_found_and_the_summary_counts_passes(graded):
     _, out, printed, _ = graded
     assert f"graded Copy of my homework.ipynb as {TWO}.ipynb" in (out / "feedback" / "renamed.md").read_text()
     assert "the cells tagged `exercise` were not found" in (out / "feedback" / "untagged.md").read_text()
-    assert f"{TWO:<24} 6/{11 + len(CHEATS)} pass; most often: \u274c Not yet" in printed
+    assert f"{TWO:<24} 7/{12 + len(CHEATS)} pass; most often: \u274c Not yet" in printed
 
 
 def test_a_run_started_again_grades_only_the_rows_that_are_not_there(graded):
