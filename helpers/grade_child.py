@@ -9,7 +9,6 @@ its working folder and the installed libraries, or anything at all from another 
 
 import _thread
 import collections
-import ctypes
 import enum
 import json
 import marshal
@@ -41,8 +40,6 @@ REFUSED = {"os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os
 CHANGES = {"os.remove": (0,), "os.rename": (0, 1), "os.rmdir": (0,), "os.mkdir": (0,), "os.truncate": (0,),
            "shutil.rmtree": (0,), "os.chmod": (0,)}
 PRIVATE = ("mem", "pagemap", "map_files", "environ", "kmem", "port")  # files under /proc and /dev that are memory
-MEMORY_FUNCTIONS = {ctypes.cast(function, ctypes.c_void_p).value for function in (ctypes.memmove, ctypes.memset)} | \
-    {ctypes._cast_addr, ctypes._string_at_addr, ctypes._wstring_at_addr}
 ASKERS = tuple(module.__file__ for module in (collections, typing, enum))  # ask for their caller's module name only
 COURSE_CODE = os.path.dirname(os.path.realpath(__file__))  # helpers/: the checks and this grader
 WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -200,10 +197,9 @@ def _asked_by_answer(given: types.FrameType, frame: types.FrameType | None, home
 
 
 def _raw_memory(event: str, args: tuple) -> bool:
-    """Whether ctypes is asked for the interpreter, the C library or raw memory (a library torch loads is fine)."""
-    if event == "ctypes.dlopen":
-        return args[0] is None or any(name in str(args[0]) for name in ("libc.", "libc-", "libpython", "libSystem"))
-    return event == "ctypes.call_function" and args[0] in MEMORY_FUNCTIONS
+    """Whether ctypes is asked to load the interpreter or the C library (a library torch loads is fine)."""
+    return event == "ctypes.dlopen" and (args[0] is None or any(name in str(args[0]) for name in
+                                                                 ("libc.", "libc-", "libpython", "libSystem")))
 
 
 def guard(seen: list[str], worker: int) -> None:

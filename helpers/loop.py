@@ -216,9 +216,9 @@ def _check_options(model: nn.Module, epochs: int, patience: int | None, step_sch
     if next(model.parameters(), None) is None:
         raise ValueError("The model has no parameters, so there is nothing to train: give fit a model with "
                          "layers that learn (nn.Linear, nn.Conv2d, ...).")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not _whole(epochs):
         raise ValueError(f"epochs must be a whole number, at least 1, got {epochs!r}.")
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+    if patience is not None and not _whole(patience):
         raise ValueError(f"patience must be at least 1 epoch without improvement (or None to train every epoch), "
                          f"got {patience}.")
     _check_accumulate(accumulate)
@@ -288,9 +288,14 @@ def _check_trainable(model: nn.Module, loader, accumulate: int) -> None:
                          "last batch has a sample for each process, or use drop_last=True.")
 
 
+def _whole(count) -> bool:
+    """Whether `count` is a whole number, 1 or more (True is not a count)."""
+    return isinstance(count, int) and not isinstance(count, bool) and count >= 1
+
+
 def _check_accumulate(accumulate: int) -> None:
     """Refuse a number of batches per optimizer step below one."""
-    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+    if not _whole(accumulate):
         raise ValueError(f"accumulate must be a whole number of batches per optimizer step, 1 or more; got "
                          f"{accumulate!r}.")
 
