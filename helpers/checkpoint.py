@@ -1,19 +1,22 @@
 """Checkpoints: everything a faithful resume needs, written atomically, read with weights_only=True."""
 
-import glob
-import os
+import contextlib
+import errno
+import io
 import random
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import files
 from .distributed import gather, is_main, rank, world_size
 from .history import Best, History
 
 FORMAT = "helpers.checkpoint/1"
+KEYS = ("epoch", "history", "best", "model", "optimizer_class", "optimizer", "scheduler_class", "scheduler", "scaler",
+        "random", "random_ranks")  # what a resume reads; "options" are compared when there
 
 
 class CheckpointError(ValueError):
@@ -60,30 +63,62 @@ def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer: torch.opti
         "scaler": scaler.state_dict() if scaler is not None else {},
         "random": randoms[0], "random_ranks": randoms,
     }
-    if not is_main():
+    error = None
+    if is_main():
+        try:
+            buffer = io.BytesIO()
+            torch.save(state, buffer)  # in memory first, so a full disk is an OSError that names itself
+            path.parent.mkdir(parents=True, exist_ok=True)
+            files.write_atomically(path, buffer.getbuffer())
+        except OSError as failure:
+            error = _unsaved(path, epoch, failure)
+    _together(error)
+
+
+def _unsaved(path: Path, epoch: int, error: OSError) -> CheckpointError:
+    """A failed save in one line: what the system said, what to do, and that the last save is intact."""
+    fix = ("free some space on that disk, or point checkpoint= at a file on another disk"
+           if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) else
+           "make the folder writable again, or point checkpoint= at a file in a folder you can write to"
+           if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else
+           "point checkpoint= at a file on a disk that works")
+    kept = f"; {path} still holds the last epoch saved" if path.is_file() else ""
+    return CheckpointError(f"Cannot save epoch {epoch} to {path}: {error.strerror or error}. To go on, {fix}{kept}.")
+
+
+def _together(error: CheckpointError | None) -> None:
+    """Raise `error` in the process that met it and the same message in every other, so that all of them stop
+    (under torchrun the others would otherwise wait for it forever)."""
+    messages = gather(str(error) if error is not None else None)
+    if error is not None:
+        raise error
+    if any(messages):
+        raise CheckpointError(next(message for message in messages if message))
+
+
+@contextlib.contextmanager
+def held(path: str | Path | None):
+    """Hold the checkpoint for this run until the block ends (nothing when `path` is None): a CheckpointError
+    when another run holds it or its folder cannot take a file. Files that saves killed mid-write left are removed."""
+    if path is None:
+        yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by saves that crashed
-        stale.unlink(missing_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def check_writable(path: str | Path) -> None:
-    """Fail now, not after the first epoch, when the checkpoint's folder cannot take a file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as error:
-        raise CheckpointError(f"Cannot write the checkpoint {path}: {error.strerror or error}. Point checkpoint= "
-                              "at a file in a folder you can write to.") from None
+    path, error, hold = Path(path), None, contextlib.ExitStack()
+    if is_main():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            hold.enter_context(files.held(path))
+            for stale in files.leftovers(path):
+                stale.unlink(missing_ok=True)
+        except files.InUse as busy:
+            error = CheckpointError(f"{busy}: two runs saving to one file would overwrite each other's epochs. "
+                                    "Wait for that run to end (or stop it), or point checkpoint= at another file.")
+        except OSError as failure:
+            error = CheckpointError(f"Cannot write the checkpoint {path}: {failure.strerror or failure}. Point "
+                                    "checkpoint= at a file in a folder you can write to.")
+    _together(error)
+    with hold:
+        yield
 
 
 def unreadable(error: Exception) -> str:
@@ -109,6 +144,11 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by helpers.save_checkpoint. Point checkpoint= at a "
                               "new file, or delete this one.")
+    missing = [key for key in KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} claims to be a checkpoint but lacks {', '.join(missing)}, which every save "
+                              "writes: it was made or changed by other code. Point checkpoint= at a new file, or "
+                              "delete this one.")
     return state
 
 
@@ -202,7 +242,7 @@ def resume(path: str | Path, parts: dict, epochs: int, best: Best, patience: int
     """Continue the run saved at `path`, after checking that this call asks for its continuation."""
     saved = read_checkpoint(path)
     _check_continues(path, saved, epochs, best, patience, keys)
-    _check_settings(path, saved.get("options", {}), options)
+    check_settings(path, saved.get("options", {}), options)
     restore(path, saved, **parts)
     done = saved["epoch"]
     if is_main():
@@ -239,7 +279,7 @@ def _check_continues(path: str | Path, saved: dict, epochs: int, best: Best, pat
                               f"same metrics, max_grad_norm and scheduler to continue, or {fresh}.")
 
 
-def _check_settings(path: str | Path, saved: dict, options: dict) -> None:
+def check_settings(path: str | Path, saved: dict, options: dict) -> None:
     """Refuse to continue a run whose epochs were trained with other settings than this call asks for."""
     differ = [name for name in sorted(saved.keys() & options.keys()) if saved[name] != options[name]]
     if differ:

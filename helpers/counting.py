@@ -70,7 +70,14 @@ def check_loss(loss_fn) -> None:
 
 
 def check_shapes(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-    """Refuse outputs and targets of different shapes for a loss that compares them element by element."""
+    """Refuse outputs and targets of different shapes for a loss that compares them element by element, and float
+    labels for a loss that takes class indices."""
+    if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)) and targets.is_floating_point() \
+            and targets.shape != outputs.shape:
+        raise ValueError(f"{_name(loss_fn)} takes class labels as whole numbers (torch.long), but the targets are "
+                         f"{targets.dtype} of shape {tuple(targets.shape)}: convert them with targets.long() where "
+                         "the data is made. (Float targets are read as class probabilities, shaped like the outputs, "
+                         f"{tuple(outputs.shape)}.)")
     elementwise = isinstance(loss_fn, ELEMENTWISE + PER_SAMPLE) or loss_fn in ELEMENTWISE_FUNCTIONS
     if not elementwise or outputs.shape == targets.shape:
         return
@@ -86,6 +93,18 @@ def check_shapes(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> None:
                      f"returned {tuple(outputs.shape)} for targets of shape {tuple(targets.shape)}: torch would "
                      f"broadcast them to {shape}, comparing outputs with other samples' targets, and the model would "
                      f"learn little more than their mean. Give the targets the outputs' shape: {fix}.")
+
+
+def label_problem(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> str | None:
+    """What is wrong with class labels that a loss refused (labels outside the model's classes), or None."""
+    if not isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)) or targets.is_floating_point() or outputs.ndim < 2:
+        return None
+    labels, classes = targets[targets != loss_fn.ignore_index], outputs.shape[1]
+    if len(labels) == 0 or 0 <= int(labels.min()) and int(labels.max()) < classes:
+        return None
+    return (f"The targets hold class labels {int(labels.min())} to {int(labels.max())}, but the model returns "
+            f"{classes} class scores per sample, so a label must be 0 to {classes - 1}: give the model's last layer "
+            "as many outputs as there are classes, or number the labels from 0.")
 
 
 def _name(loss_fn) -> str:

@@ -1,5 +1,6 @@
 """Data: the bundled MNIST subset, a seeded split, a fast in-memory loader, and two data sets the course makes."""
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -15,6 +16,16 @@ from .devices import get_default_device
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 FULL_MNIST_DIR = Path.home() / ".cache" / "pytorch-training-loop-course"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+CHECKSUMS = {  # SHA-256 of each file in data/MNIST/raw
+    "t10k-images-idx3-ubyte": "661b9be9d66bbdec4fdea0720f1e9836bc6594070cb44db09fbd6b9b8f3b60e2",
+    "t10k-images-idx3-ubyte.gz": "916878d099f99c55fe9304fe7c4d266f3494a6b7abce38e54c7b1abe46489019",
+    "t10k-labels-idx1-ubyte": "9f9f83403fa89036e5960042fa3fdded854d1e4a5602fe4b476f8ff0e7865ff8",
+    "t10k-labels-idx1-ubyte.gz": "7a3e2b81e941703f15d8c19d40605d5d86ce4ee6cee3fec8880c2b7a877a144f",
+    "train-images-idx3-ubyte": "1e9078310c567ba67f27a599ba4b3d500ec700a6e7c642714aeba14d0af99cb1",
+    "train-images-idx3-ubyte.gz": "a96d7c78eb9ade0e926b65e8b9ba3c142e5e1336d5f9c10cb2dd218f0be15302",
+    "train-labels-idx1-ubyte": "daf1c61ba276c5ec7656a0a9c541c2f61cb96d7af3a019906cdb4cf08ef09728",
+    "train-labels-idx1-ubyte.gz": "588fd70c0d2dc4725ae7718f331fe88cff7986b2cfd16a7b350da1709badbf27",
+}
 PAD = 0  # the token that pads sequences to a batch's longest; never a real token or target
 
 
@@ -24,17 +35,32 @@ def mnist_transform() -> v2.Compose:
 
 
 def mnist(train: bool = True, *, download: bool = False, root: str | Path | None = None) -> MNIST:
-    """The bundled MNIST subset (4,000 train / 1,000 test); download=True fetches all 70,000 images."""
+    """The bundled MNIST subset (4,000 train / 1,000 test), checked against its checksums; download=True fetches
+    all 70,000 images."""
     root = Path(root) if root is not None else (FULL_MNIST_DIR if download else DATA_DIR)
+    raw = root / "MNIST" / "raw"
+    if root == DATA_DIR:
+        _check_bundled(raw, "train" if train else "t10k")
     try:
         return MNIST(root, train=train, transform=mnist_transform(), download=download)
     except RuntimeError as error:
-        if "Dataset not found" not in str(error):
-            raise
-        raise FileNotFoundError(
-            f"No MNIST files in {root / 'MNIST' / 'raw'}. The course ships them in data/: "
-            "restore them with `git checkout -- data`, or pass download=True for the full dataset."
-        ) from None
+        if "Dataset not found" in str(error):
+            raise FileNotFoundError(f"No MNIST files in {raw}. The course ships them in data/: restore them with "
+                                    "`git checkout -- data`, or pass download=True for the full dataset.") from None
+        problem = error
+    except (AssertionError, ValueError) as error:  # torchvision's parser on a damaged file
+        problem = error
+    raise ValueError(f"The MNIST files in {raw} cannot be read ({str(problem) or 'not in the MNIST format'}): "
+                     "delete them and pass download=True to fetch them again.")
+
+
+def _check_bundled(raw: Path, split: str) -> None:
+    """Refuse a bundled file that is not the one the course ships (damaged, truncated or changed)."""
+    for name in (f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte"):
+        path = raw / name
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() != CHECKSUMS[name]:
+            raise ValueError(f"{path} is not the file the course ships (its checksum differs: damaged, truncated or "
+                             "changed). Restore it with `git checkout -- data` in the course's folder.")
 
 
 def train_val_split(dataset: Dataset, val_size: int, generator: torch.Generator) -> tuple[Subset, Subset]:
@@ -90,8 +116,8 @@ class TensorLoader:
                  generator: torch.Generator | None = None, drop_last: bool = False) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError(f"TensorLoader needs tensors of one length, got {[len(t) for t in tensors]}.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of samples, 1 or more; got {batch_size!r}.")
         self.dataset = TensorDataset(*tensors)
         self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
         self.rank, self.shards = distributed.rank(), distributed.world_size()

@@ -9,6 +9,7 @@ imported itself judges the function they define. Not a sandbox for hostile code:
 
 import argparse
 import csv
+import io
 import json
 import os
 import re
@@ -25,6 +26,8 @@ from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from .files import write_atomically
 
 COURSE = Path(__file__).resolve().parent.parent
 FIELDS = ["student", "exercise", "verdict", "first_line", "seconds"]
@@ -174,12 +177,11 @@ def _child(job: dict, home: Path, timeout: float) -> tuple[str | None, str]:
 
 def write_rows(path: Path, rows: list[Row]) -> None:
     """The CSV, whole or not at all."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FIELDS)
-        writer.writerows(astuple(row)[:len(FIELDS)] for row in rows)
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(FIELDS)
+    writer.writerows(astuple(row)[:len(FIELDS)] for row in rows)
+    write_atomically(path, text.getvalue().encode())
 
 
 def write_feedback(folder: Path, student: str, rows: list[Row]) -> None:

@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torchmetrics import Metric, MetricCollection
 from tqdm.auto import tqdm
 
-from .checkpoint import check_writable, resume, save_checkpoint
-from .counting import check_loss, check_shapes, counted_targets
+from .checkpoint import held, resume, save_checkpoint
+from .counting import check_loss, check_shapes, counted_targets, label_problem
 from .devices import same_device
 from .distributed import all_sum, gather, is_main, rank, unwrap, world_size
 from .history import Best, History
@@ -46,11 +47,11 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         for index, ((inputs, targets), weight) in enumerate(zip(group, _weights(group_counts, device))):
             with _synced(model, last=index == len(group) - 1):
                 with autocast:
-                    logits = _checked(model(inputs), targets, loss_fn)
-                    loss = loss_fn(logits, targets)
+                    logits = _checked(_forward(model, inputs), targets, loss_fn)
+                    loss = _loss(loss_fn, logits, targets)
                 scaler.scale(loss * weight if weight is not None else loss).backward()
             losses.append(loss.detach())
-            update(logits.detach(), targets)
+            _measure(update, metrics, logits.detach(), targets)
         counts += group_counts
         norms += _step(model, optimizer, scaler, max_grad_norm)
         if batch_scheduler is not None:
@@ -77,9 +78,9 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
             inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
             counts.append(counted_targets(loss_fn, targets))
             with autocast:
-                logits = _checked(model(inputs), targets, loss_fn)
-                losses.append(loss_fn(logits, targets))
-            update(logits, targets)
+                logits = _checked(_forward(model, inputs), targets, loss_fn)
+                losses.append(_loss(loss_fn, logits, targets))
+            _measure(update, metrics, logits, targets)
     return _summarize(losses, counts, metrics, epoch, "validation")
 
 
@@ -97,9 +98,10 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
     if param is None:
         raise ValueError("predict runs the model on its parameters' device, but the model has no parameters: "
                          "train it first, or give it the layers that learn.")
+    _check_real(param)
     device = param.device
     with _eval_mode(model):
-        outputs = torch.cat([model(chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)])
+        outputs = torch.cat([_forward(model, chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)])
     if not probabilities:
         return outputs
     if outputs.ndim < 2 or outputs.shape[1] < 2:
@@ -127,17 +129,19 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
         progress: bool = True, accumulate: int = 1, max_grad_norm: float | None = None,
         precision: torch.dtype | None = None, scheduler=None, step_scheduler: str = "epoch",
         patience: int | None = None, monitor: str = "val_loss", mode: str = "min",
-        checkpoint: str | Path | None = None) -> History:
+        checkpoint: str | Path | None = None, settings: dict[str, int | float | str] | None = None) -> History:
     """Train for `epochs`, evaluating after each; data goes to the model's device unless `device` is given.
 
     Off unless asked for: gradient accumulation over `accumulate` batches, gradient clipping
     (max_grad_norm), mixed precision (precision=torch.bfloat16 or torch.float16), a learning-rate
     scheduler stepped per "epoch" or per optimizer step ("batch"; its lr recorded), early stopping after
     `patience` epochs without a better `monitor` (the best weights restored), and a checkpoint saved after
-    every epoch and resumed from when the file exists. Under torchrun only the main process shows
-    progress, prints and writes the checkpoint."""
+    every epoch and resumed from when the file exists. `settings` name what else a resume must repeat (the seed,
+    the split, the batch size): saved in the checkpoint, and a resume with other values is refused. Under torchrun
+    only the main process shows progress, prints and writes the checkpoint."""
     _check_options(model, epochs, patience, step_scheduler, mode, accumulate)
     _check_scheduler(scheduler, optimizer, step_scheduler)
+    _check_settings(settings, checkpoint)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     train_metrics, val_metrics = as_collection(metrics).clone(), as_collection(metrics).clone()
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
@@ -148,36 +152,35 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
     if patience is not None and monitor not in keys:
         raise ValueError(f"Cannot monitor {monitor!r}: each epoch records {', '.join(sorted(keys))}. Pass one of "
                          "those as monitor= (val_loss unless told otherwise).")
-    options = {"accumulate": accumulate, **({"max_grad_norm": max_grad_norm} if max_grad_norm is not None else {}),
+    options = {**(settings or {}), "accumulate": accumulate,
+               **({"max_grad_norm": max_grad_norm} if max_grad_norm is not None else {}),
                **({"step_scheduler": step_scheduler} if scheduler is not None else {})}
-    if checkpoint is not None:
-        if is_main():
-            check_writable(checkpoint)
-        if Path(checkpoint).exists():
+    with held(checkpoint):  # one run at a time saves to a checkpoint
+        if checkpoint is not None and Path(checkpoint).exists():
             history, best, start = resume(checkpoint, state, epochs, best, patience, keys, options)
-    bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not (progress and is_main()))
-    for epoch in bar:
-        lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
-        _set_epoch(train_loader, epoch)
-        try:
-            train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
-                                    accumulate=accumulate, max_grad_norm=max_grad_norm, precision=precision,
-                                    scaler=scaler, epoch=epoch,
-                                    batch_scheduler=scheduler if step_scheduler == "batch" else None)
-            val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
-        except FloatingPointError as error:
-            raise _lost(error, history, checkpoint) from None
-        history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
-        bar.set_postfix(_postfix(history.records[-1], monitor))
-        if scheduler is not None and step_scheduler == "epoch":
-            _step_per_epoch(scheduler, val["loss"])
-        if patience is not None:
-            best.update(history.records[-1], epoch, unwrap(model))
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), options=options,
-                            **state)
-        if patience is not None and epoch - best.epoch >= patience:
-            break
+        bar = tqdm(range(start, epochs + 1), desc="fit", unit="epoch", disable=not (progress and is_main()))
+        for epoch in bar:
+            lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
+            _set_epoch(train_loader, epoch)
+            try:
+                train = train_one_epoch(model, train_loader, loss_fn, optimizer, train_metrics, device,
+                                        accumulate=accumulate, max_grad_norm=max_grad_norm, precision=precision,
+                                        scaler=scaler, epoch=epoch,
+                                        batch_scheduler=scheduler if step_scheduler == "batch" else None)
+                val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
+            except FloatingPointError as error:
+                raise _lost(error, history, checkpoint) from None
+            history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
+            bar.set_postfix(_postfix(history.records[-1], monitor))
+            if scheduler is not None and step_scheduler == "epoch":
+                _step_per_epoch(scheduler, val["loss"])
+            if patience is not None:
+                best.update(history.records[-1], epoch, unwrap(model))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, epoch=epoch, history=history.records, best=best.state(), options=options,
+                                **state)
+            if patience is not None and epoch - best.epoch >= patience:
+                break
     if patience is not None and best.weights is not None:
         unwrap(model).load_state_dict(best.weights)
     return history
@@ -238,6 +241,20 @@ def _check_scheduler(scheduler, optimizer: torch.optim.Optimizer, step_scheduler
     if step_scheduler == "batch" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         raise ValueError("ReduceLROnPlateau follows the validation loss, which exists once per epoch: use "
                          "step_scheduler='epoch' with it.")
+
+
+def _check_settings(settings: dict | None, checkpoint: str | Path | None) -> None:
+    """Refuse settings that no checkpoint would keep, or that a checkpoint cannot store."""
+    if settings is None:
+        return
+    if checkpoint is None:
+        raise ValueError("settings= are kept in the checkpoint and compared on resume, but no checkpoint= is given: "
+                         "pass checkpoint= too, or leave settings out.")
+    odd = [name for name, value in settings.items() if not isinstance(value, (int, float, str))]
+    if odd:
+        raise ValueError(f"settings= holds numbers and strings (a checkpoint stores them safely), but "
+                         f"{', '.join(odd)} {'is' if len(odd) == 1 else 'are'} not: pass the value itself, e.g. "
+                         "settings={'seed': 0, 'batch_size': 64}.")
 
 
 def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -365,6 +382,8 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
              device: torch.device) -> MetricCollection:
     """Check the model sits on `device` and the loss can be weighted; return the metrics there, reset."""
     param = next(model.parameters(), None)
+    if param is not None:
+        _check_real(param)
     if param is not None and not same_device(param.device, device):
         raise ValueError(f"The model is on {param.device} but the batches are sent to {device}: "
                          f"move the model first with model.to({str(device)!r}), or pass the model's device.")
@@ -372,6 +391,67 @@ def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricColle
     metrics = as_collection(metrics).to(device)
     metrics.reset()
     return metrics
+
+
+def _check_real(param: torch.Tensor) -> None:
+    """Refuse a model whose parameters are on the meta device: shapes without values."""
+    if param.device.type == "meta":
+        raise ValueError("The model's parameters are on the meta device: they have shapes but no values (the model "
+                         "was built under torch.device('meta')). Build it on a real device, or give it memory with "
+                         "model.to_empty(device='cpu') and then initialise its weights.")
+
+
+def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """model(inputs); when a layer refuses the batch's type or shape, the error gets a note naming the fix."""
+    try:
+        return model(inputs)
+    except RuntimeError as error:
+        note = _input_problem(model, inputs, str(error))
+        if note is not None:
+            error.add_note(note)
+        raise
+
+
+def _input_problem(model: nn.Module, inputs: torch.Tensor, message: str) -> str | None:
+    """What a layer's error says about the inputs (whole numbers, or another number of features), or None."""
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if weight is not None and not inputs.is_floating_point() and "dtype" in message.lower():
+        return (f"The inputs are {inputs.dtype} but the model's weights are {weight.dtype}: make the inputs floating "
+                "point where the data is made, e.g. inputs.float() (whole-number inputs suit a first layer such as "
+                "nn.Embedding).")
+    shapes = re.search(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x\d+\)", message)
+    if shapes:
+        got, expected = shapes.group(2), shapes.group(3)
+        return (f"A linear layer got {got} features per sample where it expects {expected}; the batch's inputs have "
+                f"shape {tuple(inputs.shape)}. Give the layer in_features={got}, or reshape the inputs to match "
+                "(images: x.flatten(start_dim=1)).")
+    return None
+
+
+def _loss(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """loss_fn(outputs, targets); labels outside the model's classes are named instead of torch's index error."""
+    try:
+        return loss_fn(outputs, targets)
+    except (IndexError, RuntimeError):
+        problem = label_problem(loss_fn, outputs, targets)
+        if problem is None:
+            raise
+    raise ValueError(problem)
+
+
+def _measure(update: Callable, metrics: MetricCollection, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """update(outputs, targets); a metric built for another number of classes than the model scores is named."""
+    try:
+        return update(outputs, targets)
+    except ValueError:
+        wrong = {name: metric.num_classes for name, metric in metrics.items(keep_base=True, copy_state=False)
+                 if outputs.ndim > 1 and getattr(metric, "num_classes", None) not in (None, outputs.shape[1])}
+        if not wrong:
+            raise
+    (name, classes), scores = next(iter(wrong.items())), outputs.shape[1]
+    raise ValueError(f"The metric {name} was built with num_classes={classes}, but the model returns {scores} class "
+                     f"scores per sample: build it with num_classes={scores}, or give the model's last layer "
+                     f"{classes} outputs.")
 
 
 def _updater(metrics: MetricCollection) -> Callable[[torch.Tensor, torch.Tensor], None]:

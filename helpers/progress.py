@@ -5,10 +5,11 @@
 
 import json
 import os
-import tempfile
 import warnings
 from datetime import datetime
 from pathlib import Path
+
+from .files import write_atomically
 
 PROGRESS_ENV = "COURSE_PROGRESS"  # a file to keep the progress in, instead of the default below
 DEFAULT_FILE = Path.home() / ".cache" / "pytorch-training-loop-course" / "progress.json"
@@ -46,14 +47,7 @@ def record(notebook: str, passed: bool) -> None:
     path = progress_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False) as tmp:
-            json.dump(records, tmp, indent=1)
-        try:
-            os.replace(tmp.name, path)
-        except OSError:
-            os.unlink(tmp.name)  # nothing half-written is left behind
-            raise
+        write_atomically(path, json.dumps(records, indent=1).encode())
     except OSError as error:
         warnings.warn(f"Your progress could not be saved to {path} ({error.strerror or error}); the check's verdict "
                       f"stands. Set {PROGRESS_ENV} to a file you can write.", stacklevel=2)

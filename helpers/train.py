@@ -14,9 +14,11 @@ import torch
 from torch import nn
 
 from . import distributed
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, check_settings, read_checkpoint
 from .data import mnist, mnist_loaders
 from .devices import checked_device, get_default_device
+from .files import write_atomically
+from .history import History
 from .loop import fit
 from .metrics import classification_metrics
 from .models import mnist_mlp
@@ -39,7 +41,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("epochs", "batch_size", "accumulate", "val_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.val_size >= (images := len(mnist(train=True))):
+    try:
+        images = len(mnist(train=True))
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    if args.val_size >= images:
         parser.error(f"--val-size must leave images to train on: below {images}, got {args.val_size}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         parser.error(f"--lr must be a positive number, got {args.lr}")
@@ -67,8 +73,42 @@ def unwritable(path: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Train with the parsed options; under torchrun, each process trains on its share of every batch."""
+    """Train with the parsed options, print the history and write it as JSON if asked; errors in one line."""
     args = parse(argv)
+    first = os.environ.get("RANK", "0") == "0"  # torchrun's main process, known outside its process group too
+    try:
+        records = finished(args)
+        if records is None:
+            records = train(args)
+        elif first:
+            print(f"{args.checkpoint} already holds the {args.epochs} epoch{'s' * (args.epochs != 1)} asked for: "
+                  "nothing to train.")
+    except (CheckpointError, FloatingPointError, FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"python -m helpers.train: error: {error}" if first else 1) from None
+    if first:
+        print(History(records))
+        if args.history_json is not None:
+            write_atomically(args.history_json, json.dumps(records, indent=1).encode())
+
+
+def settings(args: argparse.Namespace) -> dict[str, int]:
+    """What a resume must repeat besides fit's own options: the seed, the split and the batch size."""
+    return {"seed": args.seed, "val_size": args.val_size, "batch_size": args.batch_size}
+
+
+def finished(args: argparse.Namespace) -> list[dict[str, float]] | None:
+    """The history of a checkpoint that already holds the epochs asked for with these settings, or None."""
+    if args.checkpoint is None or not args.checkpoint.is_file():
+        return None
+    saved = read_checkpoint(args.checkpoint)
+    if saved["epoch"] != args.epochs:
+        return None
+    check_settings(args.checkpoint, saved.get("options", {}), {**settings(args), "accumulate": args.accumulate})
+    return saved["history"]
+
+
+def train(args: argparse.Namespace) -> list[dict[str, float]]:
+    """Train as asked; under torchrun, each process trains on its share of every batch."""
     device = distributed.start(args.device or get_default_device())
     try:
         generator = set_seed(args.seed)  # the same in every process: one split, one order, one initial model
@@ -77,25 +117,12 @@ def main(argv: list[str] | None = None) -> None:
         model = distributed.wrap(mnist_mlp().to(device), device)
         torch.manual_seed(args.seed + distributed.rank())  # each process its own dropout masks, if any
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-        try:
-            history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, epochs=args.epochs,
-                          metrics=classification_metrics(), accumulate=args.accumulate, checkpoint=args.checkpoint)
-        except CheckpointError as error:
-            raise SystemExit(f"python -m helpers.train: error: {error}") from None
-        if distributed.is_main():
-            print(history)
-            if args.history_json is not None:
-                write_json(args.history_json, history.records)
+        history = fit(model, train_loader, val_loader, nn.CrossEntropyLoss(), optimizer, epochs=args.epochs,
+                      metrics=classification_metrics(), accumulate=args.accumulate, checkpoint=args.checkpoint,
+                      settings=settings(args) if args.checkpoint is not None else None)
+        return history.records
     finally:
         distributed.end()
-
-
-def write_json(path: Path, records: list[dict[str, float]]) -> None:
-    """Write `records` to `path` whole or not at all (a temporary file, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(records, indent=1))
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "exercises", "solutions")
 sys.path.insert(0, str(ROOT))
 from conftest import NOTEBOOK_ENV  # noqa: E402  (the settings the comparison runs under)
+from helpers.files import write_atomically  # noqa: E402
 
 
 def run(path: Path) -> float:
@@ -33,9 +34,7 @@ def run(path: Path) -> float:
         for cell in notebook.cells:
             if "feedback" in cell.metadata.get("tags", []):
                 cell.outputs = []
-    tmp = path.with_name(path.name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, nbformat.writes(notebook).rstrip("\n").encode() + b"\n")
     return seconds
 
 

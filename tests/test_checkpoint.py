@@ -1,4 +1,5 @@
 import copy
+import errno
 import os
 import pickle
 import random
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 import helpers.checkpoint
+import helpers.files
 from conftest import make_mlp
 from helpers import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -83,18 +85,24 @@ def test_round_trip_restores_weights_optimizer_scheduler_and_random_state(tmp_pa
     assert got[0] == expected[0] and torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[2])
 
 
-def test_a_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure, fix", [
+    (OSError(errno.ENOSPC, "No space left on device"), "free some space on that disk, or point checkpoint= at a file "
+                                                       "on another disk"),
+    (PermissionError(errno.EACCES, "Permission denied"), "make the folder writable again, or point checkpoint= at"),
+])
+def test_a_save_that_fails_midway_leaves_the_previous_checkpoint(tmp_path, monkeypatch, failure, fix):
     model, optimizer = training_state()
     path = tmp_path / "c.ckpt"
     save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
     before = path.read_bytes()
 
-    def crash(obj, file):
-        file.write(b"half a checkpoint")
-        raise OSError("disk full")
+    def fail(handle):  # the bytes are in the temporary file; making them durable fails, as a full disk would
+        assert os.fstat(handle).st_size > 0
+        raise failure
 
-    monkeypatch.setattr(helpers.checkpoint.torch, "save", crash)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(helpers.files.os, "fsync", fail)
+    with pytest.raises(CheckpointError, match=rf"^Cannot save epoch 2 to {path}: {failure.strerror}\. To go on, "
+                                              rf"{fix}.*; {path} still holds the last epoch saved\.$"):
         save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, history=[])
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.ckpt"], "no temporary file is left behind"
@@ -127,6 +135,18 @@ def test_a_folder_is_not_a_checkpoint(tmp_path):
     model, optimizer = training_state()
     with pytest.raises(CheckpointError, match=rf"{tmp_path} is a folder, not a checkpoint file"):
         load_checkpoint(tmp_path, model=model, optimizer=optimizer)
+
+
+def test_a_checkpoint_without_the_keys_every_save_writes_is_refused(tmp_path):
+    model, optimizer = training_state()
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, history=[])
+    state = torch.load(path, weights_only=True)
+    del state["random_ranks"], state["model"]
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=rf"^{path} claims to be a checkpoint but lacks model, random_ranks, "
+                                              "which every save writes"):
+        load_checkpoint(path, model=model, optimizer=optimizer)
 
 
 def test_foreign_file(tmp_path):
@@ -241,12 +261,13 @@ def test_a_scheduled_learning_rate_is_not_a_change(tmp_path):
     assert again.param_groups[0]["lr"] == 0.05
 
 
-def test_a_save_removes_what_crashed_saves_of_the_same_checkpoint_left(tmp_path):
-    model, optimizer = training_state()
-    for name in (".c.ckpt.k2j4x.tmp", ".c.ckpt.0a9_b.tmp", ".other.ckpt.k2j4x.tmp", "c.ckpt.notes"):
+def test_a_run_removes_what_killed_saves_of_its_checkpoint_left_and_nothing_else(tmp_path):
+    crashed, others = [".c.ckpt.k2j4x9ab.tmp", ".c.ckpt.0a9_b123.tmp"], [".c.ckpt.best.k2j4x9ab.tmp", "c.ckpt.notes"]
+    for name in crashed + others:
         (tmp_path / name).write_bytes(b"half a checkpoint")
-    save_checkpoint(tmp_path / "c.ckpt", model=model, optimizer=optimizer, epoch=1, history=[])
-    assert sorted(os.listdir(tmp_path)) == [".other.ckpt.k2j4x.tmp", "c.ckpt", "c.ckpt.notes"]
+    with helpers.checkpoint.held(tmp_path / "c.ckpt"):
+        assert sorted(os.listdir(tmp_path)) == sorted([".c.ckpt.lock", *others])
+    assert sorted(os.listdir(tmp_path)) == sorted(others)
 
 
 def test_numpy_state_is_not_saved(tmp_path):

@@ -7,17 +7,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from helpers import (DATA_DIR, PAD, TensorLoader, as_tensors, mnist, mnist_loaders, noisy_wave, pad_batch, running_sum,
                      train_val_split)
-
-CHECKSUMS = {
-    "t10k-images-idx3-ubyte": "661b9be9d66bbdec4fdea0720f1e9836bc6594070cb44db09fbd6b9b8f3b60e2",
-    "t10k-images-idx3-ubyte.gz": "916878d099f99c55fe9304fe7c4d266f3494a6b7abce38e54c7b1abe46489019",
-    "t10k-labels-idx1-ubyte": "9f9f83403fa89036e5960042fa3fdded854d1e4a5602fe4b476f8ff0e7865ff8",
-    "t10k-labels-idx1-ubyte.gz": "7a3e2b81e941703f15d8c19d40605d5d86ce4ee6cee3fec8880c2b7a877a144f",
-    "train-images-idx3-ubyte": "1e9078310c567ba67f27a599ba4b3d500ec700a6e7c642714aeba14d0af99cb1",
-    "train-images-idx3-ubyte.gz": "a96d7c78eb9ade0e926b65e8b9ba3c142e5e1336d5f9c10cb2dd218f0be15302",
-    "train-labels-idx1-ubyte": "daf1c61ba276c5ec7656a0a9c541c2f61cb96d7af3a019906cdb4cf08ef09728",
-    "train-labels-idx1-ubyte.gz": "588fd70c0d2dc4725ae7718f331fe88cff7986b2cfd16a7b350da1709badbf27",
-}
+from helpers.data import CHECKSUMS
 
 
 def test_bundled_files_match_their_checksums():
@@ -25,6 +15,48 @@ def test_bundled_files_match_their_checksums():
     assert sorted(p.name for p in raw.iterdir()) == sorted(CHECKSUMS)
     for name, digest in CHECKSUMS.items():
         assert hashlib.sha256((raw / name).read_bytes()).hexdigest() == digest, name
+
+
+def copy_of_the_data(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in CHECKSUMS:
+        (raw / name).write_bytes((DATA_DIR / "MNIST" / "raw" / name).read_bytes())
+    return raw
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data[:1000],  # truncated
+    lambda data: b"",  # empty
+    lambda data: b"\0\0\0\0" + data[4:],  # not MNIST's magic number
+    lambda data: data[:-784] + bytes(reversed(data[-784:])),  # the last image's pixels changed
+])
+def test_a_damaged_bundled_file_is_named_with_its_fix(tmp_path, monkeypatch, damage):
+    raw = copy_of_the_data(tmp_path)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(damage(images.read_bytes()))
+    monkeypatch.setattr("helpers.data.DATA_DIR", tmp_path)
+    with pytest.raises(ValueError, match=rf"^{images} is not the file the course ships \(its checksum differs: "
+                                         r"damaged, truncated or changed\)\. Restore it with `git checkout -- data`"):
+        mnist(train=True)
+    assert len(mnist(train=False)) == 1000  # the other split's files are whole
+
+
+def test_rewritten_labels_are_refused(tmp_path, monkeypatch):
+    raw = copy_of_the_data(tmp_path)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:8] + bytes(1000))  # every label 0
+    monkeypatch.setattr("helpers.data.DATA_DIR", tmp_path)
+    with pytest.raises(ValueError, match=rf"^{labels} is not the file the course ships"):
+        mnist(train=False)
+
+
+def test_damaged_files_elsewhere_say_how_to_fetch_them_again(tmp_path):
+    raw = copy_of_the_data(tmp_path)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"^The MNIST files in {raw} cannot be read \(.*\): delete them and pass "
+                                         "download=True to fetch them again"):
+        mnist(train=True, root=tmp_path)
 
 
 @pytest.mark.parametrize("train, per_class", [(True, 400), (False, 100)])
@@ -108,8 +140,10 @@ def test_tensor_loader_drop_last_and_errors():
     assert len(loader) == 2 and [len(b[0]) for b in loader] == [4, 4]
     with pytest.raises(ValueError, match="one length"):
         TensorLoader(torch.arange(3), torch.arange(4))
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number of samples, 1 or more; got 0"):
         TensorLoader(torch.arange(3), batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be a whole number of samples, 1 or more; got 2.5"):
+        TensorLoader(torch.arange(3), batch_size=2.5)
 
 
 def test_in_memory_and_dataloader_paths_hold_the_same_split():

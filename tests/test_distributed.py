@@ -121,6 +121,23 @@ def test_three_processes_of_20_train_as_one_of_60_and_validate_each_image_once(r
                 train(runs, "three", 3, *flags, "--batch-size", "20"), 1e-5)
 
 
+def test_a_checkpoint_in_use_stops_every_process_with_one_line(runs):
+    path = runs / "busy.ckpt"
+    other = subprocess.Popen([sys.executable, "-c", "import sys, helpers\nwith helpers.checkpoint.held(sys.argv[1]):\n"
+                              "    print('held', flush=True)\n    sys.stdin.read()", str(path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline() == "held\n"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m",
+                           "helpers.train", "--device", "cpu", "--epochs", "1", "--checkpoint", str(path)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    other.communicate("")
+    errors = [line for line in done.stderr.splitlines() if "helpers.train: error" in line]
+    assert done.returncode != 0 and errors == [f"python -m helpers.train: error: {path} is in use by another run "
+                                               f"(process {other.pid}): two runs saving to one file would overwrite "
+                                               "each other's epochs. Wait for that run to end (or stop it), or point "
+                                               "checkpoint= at another file."]
+
+
 def test_processes_with_different_numbers_of_batches_are_refused(monkeypatch, toy_loader):
     model = make_mlp()
     monkeypatch.setattr(helpers.loop, "world_size", lambda: 2)

@@ -1,16 +1,19 @@
 import copy
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import nn
 from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
 
 import helpers.loop
 from conftest import make_mlp
 from helpers import (Accuracy, CheckpointError, History, HostReads, TensorLoader, classification_metrics, evaluate,
-                     fit, train_one_epoch)
+                     fit, predict, train_one_epoch)
 
 CPU = torch.device("cpu")
 
@@ -234,9 +237,62 @@ def test_batch_size_mismatch(toy_loader):
 
 
 def test_model_on_another_device(toy_loader):
-    model = nn.Linear(6, 3, device="meta")
-    with pytest.raises(ValueError, match=r"model is on meta but the batches are sent to cpu.*model.to\('cpu'\)"):
-        evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), CPU)
+    model = nn.Linear(6, 3)
+    with pytest.raises(ValueError, match=r"model is on cpu but the batches are sent to cuda.*model.to\('cuda'\)"):
+        evaluate(model, toy_loader, nn.CrossEntropyLoss(), Accuracy(), torch.device("cuda"))
+
+
+@pytest.mark.parametrize("run", [
+    lambda model, loader: fit(model, loader, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                              epochs=1, metrics=Accuracy(), progress=False),
+    lambda model, loader: evaluate(model, loader, nn.CrossEntropyLoss(), Accuracy(), torch.device("meta")),
+    lambda model, loader: predict(model, loader.dataset.tensors[0]),
+])
+def test_a_model_without_values_is_refused_before_any_work(toy_loader, run):
+    with pytest.raises(ValueError, match=r"^The model's parameters are on the meta device: they have shapes but no "
+                                         r"values .*model\.to_empty\(device='cpu'\)"):
+        run(nn.Linear(6, 3, device="meta"), toy_loader)
+
+
+def train_on(x, y, model=None, metrics=None):
+    """One epoch of SGD over (x, y) in batches of 4."""
+    model = model or make_mlp()
+    return train_one_epoch(model, TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
+                           torch.optim.SGD(model.parameters(), lr=0.1), metrics or Accuracy(), CPU)
+
+
+@pytest.mark.parametrize("labels, words", [
+    (lambda y: y + 3, "The targets hold class labels 3 to 5, but the model returns 3 class scores per sample, so a "
+                      "label must be 0 to 2: give the model's last layer as many outputs as there are classes"),
+    (lambda y: y - 1, "The targets hold class labels -1 to 1, but"),
+    (lambda y: y.float(), "CrossEntropyLoss takes class labels as whole numbers (torch.long), but the targets are "
+                          "torch.float32 of shape (4,): convert them with targets.long() where the data is made"),
+])
+def test_labels_the_loss_cannot_take_are_named_with_the_fix(toy_data, labels, words):
+    x, y = toy_data
+    with pytest.raises(ValueError, match=f"^{re.escape(words)}"):
+        train_on(x, labels(y))
+
+
+def test_a_metric_for_another_number_of_classes_is_named_with_the_fix(toy_data):
+    x, y = toy_data
+    metrics = MetricCollection({"acc": MulticlassAccuracy(10)})
+    with pytest.raises(ValueError, match=re.escape("The metric acc was built with num_classes=10, but the model "
+                                                   "returns 3 class scores per sample: build it with num_classes=3")):
+        train_on(x, y, metrics=metrics)
+
+
+@pytest.mark.parametrize("inputs, note", [
+    (lambda x: x.long(), "The inputs are torch.int64 but the model's weights are torch.float32: make the inputs "
+                         "floating point where the data is made, e.g. inputs.float()"),
+    (lambda x: x[:, :5], "A linear layer got 5 features per sample where it expects 6; the batch's inputs have shape "
+                         "(4, 5). Give the layer in_features=5, or reshape the inputs"),
+])
+def test_inputs_a_layer_refuses_get_a_note_naming_the_fix(toy_data, inputs, note):
+    x, y = toy_data
+    with pytest.raises(RuntimeError) as raised:
+        train_on(inputs(x), y)
+    assert len(raised.value.__notes__) == 1 and raised.value.__notes__[0].startswith(note)
 
 
 def test_loss_that_does_not_average(toy_loader):
@@ -469,11 +525,11 @@ def test_fit_refuses_parts_that_would_train_silently_wrong(toy_loader, make, wor
 
 # Resuming: fit continues a checkpoint only when the call asks for that run's continuation.
 
-def fit_saved(toy_data, path, epochs, model=None, metrics=None, **options) -> History:
+def fit_saved(toy_data, path, epochs, model=None, metrics=None, loss=None, **options) -> History:
     """fit on the toy data with a checkpoint; validation disagrees with training, so val_loss rises."""
     x, y = toy_data
     model = model or make_mlp()
-    return fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), nn.CrossEntropyLoss(),
+    return fit(model, TensorLoader(x, y, batch_size=4), anti_validation(toy_data), loss or nn.CrossEntropyLoss(),
                torch.optim.SGD(model.parameters(), lr=0.5), epochs=epochs, progress=False, checkpoint=path,
                metrics=metrics or classification_metrics(), **options)
 
@@ -547,6 +603,54 @@ def test_a_resume_with_other_training_settings_is_refused(toy_data, tmp_path, be
     with pytest.raises(CheckpointError, match=re.escape(f"{path} {words}, so its epochs would not continue")):
         fit_saved(toy_data, path, epochs=2, **after)
     assert len(fit_saved(toy_data, path, epochs=2, **before)) == 2
+
+
+def test_settings_a_resume_must_repeat_are_kept_in_the_checkpoint(toy_data, tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=1, settings={"seed": 0, "split": "a"})
+    with pytest.raises(CheckpointError, match=re.escape(f"{path} was trained with seed=0; this call asks for seed=1, "
+                                                        "so its epochs would not continue the same run")):
+        fit_saved(toy_data, path, epochs=2, settings={"seed": 1, "split": "a"})
+    assert len(fit_saved(toy_data, path, epochs=2, settings={"seed": 0, "split": "a"})) == 2
+
+
+@pytest.mark.parametrize("checkpoint, settings, words", [
+    (None, {"seed": 0}, "no checkpoint= is given: pass checkpoint= too, or leave settings out"),
+    ("run.ckpt", {"seed": 0, "data": [1, 2]}, "but data is not: pass the value itself"),
+])
+def test_settings_that_cannot_be_kept_are_refused(toy_data, tmp_path, checkpoint, settings, words):
+    x, y = toy_data
+    model = make_mlp()
+    with pytest.raises(ValueError, match=re.escape(words)):
+        fit(model, TensorLoader(x, y), TensorLoader(x, y), nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.5), epochs=1, metrics=Accuracy(), progress=False,
+            checkpoint=checkpoint and tmp_path / checkpoint, settings=settings)
+
+
+def test_a_checkpoint_in_use_by_another_run_is_refused_before_any_work(toy_data, tmp_path):
+    path = tmp_path / "run.ckpt"
+    fit_saved(toy_data, path, epochs=1)
+    saved = path.read_bytes()
+    other = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    assert other.stdout.readline() == "held\n"
+    loss = CountingLoss()
+    with pytest.raises(CheckpointError, match=re.escape(f"{path} is in use by another run (process {other.pid}): two "
+                                                        "runs saving to one file would overwrite each other's epochs. "
+                                                        "Wait for that run to end")):
+        fit_saved(toy_data, path, epochs=3, loss=loss)
+    other.communicate("")
+    assert loss.calls == 0 and path.read_bytes() == saved
+    assert len(fit_saved(toy_data, path, epochs=3)) == 3
+
+
+HOLD = """
+import sys
+import helpers
+with helpers.checkpoint.held(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
 
 
 def test_a_monitor_that_is_not_recorded_is_refused_before_any_work(toy_data):

@@ -52,8 +52,55 @@ def test_accumulating_4_batches_of_16_trains_as_batches_of_64(tmp_path):
     assert worst <= 1e-5, f"largest difference {worst:.2e}"
 
 
-def test_a_finished_checkpoint_is_a_one_line_error(tmp_path, capsys):
-    flags = ["--epochs", "1", "--device", "cpu", "--checkpoint", str(tmp_path / "run.ckpt")]
+def test_a_finished_run_asked_again_writes_its_history_from_the_checkpoint(tmp_path, capsys):
+    out, precious = tmp_path / "h.json", tmp_path / "precious"
+    flags = ["--epochs", "1", "--device", "cpu", "--checkpoint", str(tmp_path / "run.ckpt"), "--history-json", str(out)]
     main(flags)
-    with pytest.raises(SystemExit, match=r"python -m helpers.train: error: .*run.ckpt already holds 1 epoch and"):
-        main(flags)
+    written = out.read_text()
+    out.unlink()  # as if the run had been killed after its last save, before the history was written
+    precious.write_text("keep me")
+    (tmp_path / ".h.json.tmp").symlink_to(precious)
+    capsys.readouterr()
+    main(flags)
+    assert out.read_text() == written and precious.read_text() == "keep me"
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'run.ckpt'} already holds the 1 epoch asked for: nothing "
+                                              "to train.\n       epoch         loss")
+
+
+@pytest.mark.parametrize("flag, before, after", [("--seed", "0", "1"), ("--val-size", "1000", "500"),
+                                                 ("--batch-size", "64", "32"), ("--accumulate", "1", "2")])
+@pytest.mark.parametrize("epochs", ["1", "2"])
+def test_a_run_asked_again_with_another_seed_split_or_batch_is_refused(tmp_path, flag, before, after, epochs):
+    checkpoint = ["--device", "cpu", "--checkpoint", str(tmp_path / "run.ckpt")]
+    main(["--epochs", "1", flag, before, *checkpoint])
+    name = flag[2:].replace("-", "_")
+    with pytest.raises(SystemExit, match=rf"python -m helpers.train: error: .*run.ckpt was trained with "
+                                         rf"{name}={before}; this call asks for {name}={after}, so its epochs"):
+        main(["--epochs", epochs, flag, after, *checkpoint])
+
+
+def test_a_checkpoint_that_holds_more_epochs_is_a_one_line_error(tmp_path):
+    flags = ["--device", "cpu", "--checkpoint", str(tmp_path / "run.ckpt")]
+    main(["--epochs", "2", *flags])
+    with pytest.raises(SystemExit, match=r"python -m helpers.train: error: .*run.ckpt already holds 2 epochs and"):
+        main(["--epochs", "1", *flags])
+
+
+def test_a_device_setting_this_machine_lacks_is_one_line(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    with pytest.raises(SystemExit, match=r"^python -m helpers.train: error: COURSE_DEVICE='tpu' is not a device name"):
+        main(["--epochs", "1"])
+
+
+def test_a_learning_rate_that_diverges_is_one_line():
+    with pytest.raises(SystemExit, match=r"^python -m helpers.train: error: The training loss became nan at epoch 1, "
+                                         r"batch \d+\. Lower the learning rate"):
+        main(["--epochs", "1", "--device", "cpu", "--lr", "1e6"])
+
+
+def test_missing_data_files_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("helpers.data.DATA_DIR", tmp_path)
+    with pytest.raises(SystemExit):
+        parse(["--epochs", "1"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"python -m helpers.train: error: No MNIST files in {tmp_path / 'MNIST' / 'raw'}. The course ships them")
