@@ -101,7 +101,8 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
     _check_real(param)
     device = param.device
     with _eval_mode(model):
-        outputs = torch.cat([_forward(model, chunk.to(device, non_blocking=True)) for chunk in inputs.split(batch_size)])
+        outputs = torch.cat([_forward(model, chunk.to(device, non_blocking=True))
+                             for chunk in inputs.split(batch_size)])
     if not probabilities:
         return outputs
     if outputs.ndim < 2 or outputs.shape[1] < 2:

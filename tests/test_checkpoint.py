@@ -164,7 +164,8 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
         def __reduce__(self):
             return (Path.touch, (marker,))
 
-    for name, write in (("raw.ckpt", lambda obj, path: path.write_bytes(pickle.dumps(obj))), ("saved.ckpt", torch.save)):
+    pickled = ("raw.ckpt", lambda obj, path: path.write_bytes(pickle.dumps(obj)))
+    for name, write in (pickled, ("saved.ckpt", torch.save)):
         write({"format": helpers.checkpoint.FORMAT, "x": Payload()}, tmp_path / name)
         model, optimizer = training_state()
         with pytest.raises(CheckpointError, match="cannot be read as a checkpoint") as refused:

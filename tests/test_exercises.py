@@ -35,7 +35,8 @@ STARTER_SAYS = {
     "capstone": "3 of the 3 bugs remain. Dropout was off in 6 of 9 training batches, all in epochs 2 and 3",
     "set_epoch": "Process 0 drew its 7 samples in the same order in all 3 epochs",
     "accumulation": "Step 2, after the epoch's last group of 2 batches (4 and 3 samples), used a gradient of norm",
-    "regression_shape": "With a batch of 5: your step was that of a loss comparing each of the 5 outputs (shape (5, 1)) "
+    "regression_shape": "With a batch of 5: your step was that of a loss comparing each of the 5 outputs "
+                        "(shape (5, 1)) "
                         "with every one of the 5 targets (shape (5,)): 5\u00d75 = 25 pairs",
     "padding_count": "Your accuracy is 0.5890 but 16 of the 46 real tokens are predicted right (0.3478).",
     "class_axis": "Given scores that give every real token's own class a score 12 higher than every other class, "
@@ -74,7 +75,8 @@ def test_solution_code_passes(notebook):
 
 @pytest.mark.parametrize("notebook", NAMES)
 def test_exercise_and_solution_differ_only_in_exercise_cells(notebook):
-    exercise, solution = cells(ROOT / "exercises" / f"{notebook}.ipynb"), cells(ROOT / "solutions" / f"{notebook}.ipynb")
+    exercise = cells(ROOT / "exercises" / f"{notebook}.ipynb")
+    solution = cells(ROOT / "solutions" / f"{notebook}.ipynb")
     assert [(c["cell_type"], tags(c)) for c in exercise] == [(c["cell_type"], tags(c)) for c in solution]
     differ = [i for i, (a, b) in enumerate(zip(exercise, solution)) if a["source"] != b["source"]]
     assert differ and all("exercise" in tags(exercise[i]) for i in differ)
@@ -245,7 +247,8 @@ EVAL_MODE_WRONG = {
                             "Your loss was"),
     "grad switched on at the end": (evaluate_source(decorator="", before="torch.set_grad_enabled(False)\n"
                                                                           "    model.eval()\n    metrics.reset()",
-                                                    after="model.train(was_training)\n    torch.set_grad_enabled(True)"),
+                                                    after="model.train(was_training)\n"
+                                                          "    torch.set_grad_enabled(True)"),
                                     "autograd was switched on; it was off when your function was called"),
 }
 EVAL_MODE_RIGHT = {
@@ -266,7 +269,8 @@ LOSS_WRONG = {
     "divided by the dataset's length": (evaluate_source(loss="total / len(loader.dataset)"),
                                         "with drop_last=True the loader yielded only 8 of them"),
     "a NaN loss": (evaluate_source(loss="float('nan')"), "your loss is nan"),
-    "loader batch size as the count": (evaluate_source(accumulate="total += loss.item() * len(y); n += loader.batch_size"),
+    "loader batch size as the count": (evaluate_source(accumulate="total += loss.item() * len(y); "
+                                                                  "n += loader.batch_size"),
                                        "You counted loader.batch_size samples for every batch"),
     "the caller's loss switched to a sum": (evaluate_source(before="model.eval()\n    metrics.reset()\n"
                                                                    "    loss_fn.reduction = 'sum'",
@@ -446,6 +450,7 @@ GRAPH_RIGHT = {
     "helpers.train_one_epoch": None,
 }
 
+SUBSETS = "    return Subset(dataset, order[val_size:]), Subset(dataset, order[:val_size])\n"
 SPLIT_HEAD = '''
 import random
 
@@ -476,9 +481,10 @@ SPLIT_WRONG = {
                                           "re-seeded torch's global random generator"),
     "re-seeds Python's random": (SPLIT_HEAD + ("    random.seed(seed)\n"
                                                "    order = random.sample(range(len(dataset)), len(dataset))\n"
-                                               "    return Subset(dataset, order[val_size:]), Subset(dataset, order[:val_size])\n"),
+                                               + SUBSETS),
                                  "changed the state of Python's global `random` module"),
-    "fixed fractions instead of val_size": (SPLIT_HEAD + f"    return random_split(dataset, [0.75, 0.25], generator={SEEDED})\n",
+    "fixed fractions instead of val_size": (SPLIT_HEAD + "    return random_split(dataset, [0.75, 0.25], "
+                                                         f"generator={SEEDED})\n",
                                             "Asked for 7 validation samples out of 40, your function returned 30 "
                                             "training and 10 validation samples"),
     "no shuffle": (SPLIT_HEAD + ("    n = len(dataset) - val_size\n"
@@ -491,9 +497,9 @@ SPLIT_WRONG = {
 SPLIT_RIGHT = {
     "random_split with a generator": SPLIT_HEAD + f"    return random_split(dataset, sizes, generator={SEEDED})\n",
     "randperm and Subset": SPLIT_HEAD + (f"    order = torch.randperm(len(dataset), generator={SEEDED}).tolist()\n"
-                                         "    return Subset(dataset, order[val_size:]), Subset(dataset, order[:val_size])\n"),
+                                         + SUBSETS),
     "a Random of its own": SPLIT_HEAD + ("    order = random.Random(seed).sample(range(len(dataset)), len(dataset))\n"
-                                         "    return Subset(dataset, order[val_size:]), Subset(dataset, order[:val_size])\n"),
+                                         + SUBSETS),
     "helpers.train_val_split": SPLIT_HEAD + ("    import helpers\n"
                                              f"    return helpers.train_val_split(dataset, val_size, {SEEDED})\n"),
 }
@@ -518,14 +524,15 @@ RESUME_WRONG = {
                    "resume; the checkpoint holds 6"),
     "optimizer and random state only": (RESUME_HEAD + OPTIMIZER + RANDOM + NEXT,
                                         "the model's weights are not the ones in the checkpoint"),
-    "into a new optimizer": (RESUME_HEAD + MODEL + RANDOM + ('    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n'
-                                                             + OPTIMIZER + NEXT),
+    "into a new optimizer": (RESUME_HEAD + MODEL + RANDOM
+                             + '    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n' + OPTIMIZER + NEXT,
                              "the optimizer your function was given still holds only the 1 step"),
-    "optimizer state copied by hand": (RESUME_HEAD + MODEL + RANDOM + ('    optimizer.state.update(state["optimizer"]["state"])\n'
-                                                                       + NEXT),
+    "optimizer state copied by hand": (RESUME_HEAD + MODEL + RANDOM
+                                       + '    optimizer.state.update(state["optimizer"]["state"])\n' + NEXT,
                                        "The optimizer's state is filed under the numbers 0, 1, ... instead of under "
                                        "the model's parameters"),
-    "parameters replaced (assign=True)": (RESUME_HEAD + MODEL.replace('])', '], assign=True)') + OPTIMIZER + RANDOM + NEXT,
+    "parameters replaced (assign=True)": (RESUME_HEAD + MODEL.replace('])', '], assign=True)') + OPTIMIZER + RANDOM
+                                          + NEXT,
                                           "Your function replaced the model's parameters with new tensors"),
     "only the optimizer's per-parameter state": (RESUME_HEAD + MODEL + RANDOM + (
         '    current = optimizer.state_dict()\n    current["state"] = state["optimizer"]["state"]\n'
@@ -904,7 +911,8 @@ CAPSTONE_WRONG = {
     "train mode 'fixed' by never evaluating in eval mode": (capstone_source(("        model.eval()\n", "")),
                                                            "The 3 bugs are fixed, but something else is wrong. "
                                                            "Dropout was on in 6 of 6 validation batches"),
-    "validation loss averaged per batch": (capstone_source(("val_total += loss_fn(logits, targets).item() * len(targets)",
+    "validation loss averaged per batch": (capstone_source(("val_total += loss_fn(logits, targets).item() "
+                                                            "* len(targets)",
                                                             "val_total += loss_fn(logits, targets).item()"),
                                                            ("val_count += len(targets)", "val_count += 1")),
                                            "1 of the 3 bugs remains. Epoch 1's val_loss is"),

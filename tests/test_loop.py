@@ -200,7 +200,8 @@ def test_non_finite_loss_names_epoch_and_batch(toy_data):
     x = x.clone()
     x[9] = float("nan")  # the third batch (index 2) of 4, 4, 2
     model = make_mlp()
-    with pytest.raises(FloatingPointError, match=r"The training loss became nan at epoch 1, batch 2.*learning rate.*Start again from new weights"):
+    with pytest.raises(FloatingPointError, match=r"The training loss became nan at epoch 1, batch 2.*learning rate.*"
+                                                 r"Start again from new weights"):
         fit(model, TensorLoader(x, y, batch_size=4), TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
             torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, metrics=Accuracy(), progress=False)
 
@@ -327,7 +328,8 @@ def test_no_cuda_synchronisation_per_batch(step):
 
     device = torch.device("cuda")
     generator = torch.Generator().manual_seed(0)
-    x, y = torch.randn(64, 6, generator=generator).to(device), torch.randint(0, 3, (64,), generator=generator).to(device)
+    x = torch.randn(64, 6, generator=generator).to(device)
+    y = torch.randint(0, 3, (64,), generator=generator).to(device)
     counts = []
     for batch_size in (32, 4):  # 2 batches, then 16
         model = make_mlp(dropout=0.2, batchnorm=True).to(device)

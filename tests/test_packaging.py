@@ -24,6 +24,12 @@ def environment_pip_dependencies() -> list[str]:
     return [p for p in pip if p != "-e ."]
 
 
+def test_the_code_passes_ruff():
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_environment_yml_and_pyproject_pin_the_same_packages():
     assert environment_pip_dependencies() == pyproject_dependencies()
     python = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]

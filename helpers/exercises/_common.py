@@ -298,9 +298,9 @@ def loss_problem(got: float, recount: tuple[float, float, float], what: str = "T
 def epoch_loss_problem(history: list, loss_fn: RecordingLoss, keys=(("train", "loss"), ("val", "val_loss"))) \
         -> Problem | None:
     """The first epoch record whose losses are not the per-sample means of the batches its phases scored."""
-    for epoch, record in enumerate(history, 1):
+    for epoch, entry in enumerate(history, 1):
         for phase, key in keys:
-            problem = loss_problem(read_number(record, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
+            problem = loss_problem(read_number(entry, key), loss_fn.recount(phase, epoch), f"Epoch {epoch}'s {key}")
             if problem:
                 return problem
     return None
