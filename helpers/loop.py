@@ -3,7 +3,6 @@
 import contextlib
 import math
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -38,7 +37,6 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     autocast = _autocast(device, precision)
     _check_trainable(model, loader, accumulate)
     _check_optimizer(model, optimizer, max_grad_norm)
-    update = _updater(metrics)
     model.train()
     losses, counts, norms = [], [], []
     for group in _groups(loader, accumulate, device):
@@ -51,7 +49,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
                     loss = _loss(loss_fn, logits, targets)
                 scaler.scale(loss * weight if weight is not None else loss).backward()
             losses.append(loss.detach())
-            _measure(update, metrics, logits.detach(), targets)
+            _measure(metrics, logits.detach(), targets)
         counts += group_counts
         norms += _step(model, optimizer, scaler, max_grad_norm)
         if batch_scheduler is not None:
@@ -71,7 +69,6 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     model = unwrap(model)  # processes may hold different numbers of batches: no DDP synchronisation here
     metrics = _prepare(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
-    update = _updater(metrics)
     losses, counts = [], []
     with _eval_mode(model):
         for batch in loader:
@@ -80,7 +77,7 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
             with autocast:
                 logits = _checked(_forward(model, inputs), targets, loss_fn)
                 losses.append(_loss(loss_fn, logits, targets))
-            _measure(update, metrics, logits, targets)
+            _measure(metrics, logits, targets)
     return _summarize(losses, counts, metrics, epoch, "validation")
 
 
@@ -440,10 +437,10 @@ def _loss(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     raise ValueError(problem)
 
 
-def _measure(update: Callable, metrics: MetricCollection, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-    """update(outputs, targets); a metric built for another number of classes than the model scores is named."""
+def _measure(metrics: MetricCollection, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """Update the metrics with a batch; a metric built for another number of classes than the model scores is named."""
     try:
-        return update(outputs, targets)
+        return metrics.update(outputs, targets)
     except ValueError:
         wrong = {name: metric.num_classes for name, metric in metrics.items(keep_base=True, copy_state=False)
                  if outputs.ndim > 1 and getattr(metric, "num_classes", None) not in (None, outputs.shape[1])}
@@ -453,20 +450,6 @@ def _measure(update: Callable, metrics: MetricCollection, outputs: torch.Tensor,
     raise ValueError(f"The metric {name} was built with num_classes={classes}, but the model returns {scores} class "
                      f"scores per sample: build it with num_classes={scores}, or give the model's last layer "
                      f"{classes} outputs.")
-
-
-def _updater(metrics: MetricCollection) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    """What updates `metrics` with each batch: the collection's update when it has one of its own or its metrics
-    may share state (compute groups); otherwise each metric's, skipping the collection's bookkeeping."""
-    its_own = type(metrics).update is not MetricCollection.update or "update" in vars(metrics)  # or set on it
-    if its_own or (len(metrics) > 1 and metrics.compute_groups):
-        return metrics.update
-    updates = [metric.update for metric in metrics.values(copy_state=False)]
-
-    def update(preds: torch.Tensor, target: torch.Tensor) -> None:
-        for each in updates:
-            each(preds, target)
-    return update
 
 
 def _checked(logits: torch.Tensor, targets: torch.Tensor, loss_fn) -> torch.Tensor:

@@ -121,18 +121,6 @@ class Samples(Metric):
         return self.count
 
 
-@pytest.mark.parametrize("metrics", [lambda: MetricCollection({"n": Samples()}),
-                                     lambda: MetricCollection({"n": Samples(), "m": Samples()}, compute_groups=False)])
-def test_metrics_with_nothing_to_share_are_updated_without_the_collections_bookkeeping(toy_data, monkeypatch,
-                                                                                      metrics):
-    calls, metrics = [], metrics()
-    monkeypatch.setattr(MetricCollection, "update", lambda self, *args: calls.append(args))
-    model, (x, y) = make_mlp(), toy_data
-    result = train_one_epoch(model, TensorLoader(x, y, batch_size=4), nn.CrossEntropyLoss(),
-                             torch.optim.SGD(model.parameters(), lr=0.1), metrics, CPU)
-    assert calls == [] and {name: result[name] for name in metrics.keys()} == dict.fromkeys(metrics.keys(), 10)
-
-
 def test_a_collection_with_an_update_of_its_own_is_updated_through_it(toy_loader):
     class Counted(MetricCollection):
         def update(self, *args) -> None:
