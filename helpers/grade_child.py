@@ -25,7 +25,8 @@ import torch
 from tqdm import tqdm
 
 from . import exercises
-from .exercises import _common
+from .exercises import harness
+from .exercises.feedback import Feedback
 
 MEMORY_BYTES = 6 * 2**30
 CPU_SECONDS = 300
@@ -249,7 +250,7 @@ def run(job: dict, set_up: "_thread.LockType", armed: "_thread.LockType") -> tup
             modes = torch._C._len_torch_function_stack() + torch._C._len_torch_dispatch_stack()
             if modes:
                 return "review", f"the answer left {modes} torch mode(s) on (TorchFunctionMode, TorchDispatchMode)"
-            if type(feedback) is not _common.Feedback:
+            if type(feedback) is not Feedback:
                 return "review", f"the check returned a {type(feedback).__name__}"
             return ("pass" if feedback.passed is True else "not yet"), repr(feedback)[:TEXT_CHARS]
     except BaseException as error:  # noqa: BLE001  (an answer may raise anything, SystemExit included)
@@ -260,7 +261,7 @@ def judge(job: dict) -> dict[str, str]:
     """Run the answer in a thread of its own while this one watches; the verdict as a dict.
 
     A refused action ends the grading at once; otherwise the answer's thread is judged when it has finished."""
-    _common.SEED = GRADING_SEED
+    harness.SEED = GRADING_SEED
     tqdm.monitor_interval = 0  # no monitor thread: a thread still running after the answer means the answer started it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # so that the answer cannot interrupt this thread
     changes, pause, seen, outcome = replaced, time.sleep, [], []

@@ -32,7 +32,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
     float16, and step `batch_scheduler` after every optimizer step. Under torchrun, `model` is wrapped in
     DistributedDataParallel and the loss and metrics cover the batches of every process."""
     device = torch.device(device)
-    metrics = _prepare(model, loss_fn, metrics, device)
+    metrics = _start_pass(model, loss_fn, metrics, device)
     scaler = scaler if scaler is not None else torch.amp.GradScaler(device.type, enabled=False)
     autocast = _autocast(device, precision)
     _check_trainable(model, loader, accumulate)
@@ -45,7 +45,7 @@ def train_one_epoch(model: nn.Module, loader, loss_fn: nn.Module, optimizer: tor
         for index, ((inputs, targets), weight) in enumerate(zip(group, _weights(group_counts, device))):
             with _synced(model, last=index == len(group) - 1):
                 with autocast:
-                    logits = _checked(_forward(model, inputs), targets, loss_fn)
+                    logits = _checked_outputs(_forward(model, inputs), targets, loss_fn)
                     loss = _loss(loss_fn, logits, targets)
                 scaler.scale(loss * weight if weight is not None else loss).backward()
             losses.append(loss.detach())
@@ -67,15 +67,15 @@ def evaluate(model: nn.Module, loader, loss_fn: nn.Module, metrics: Metric | Met
     Every module is put back in the mode it was in (a training loop stays in train mode)."""
     device = torch.device(device)
     model = unwrap(model)  # processes may hold different numbers of batches: no DDP synchronisation here
-    metrics = _prepare(model, loss_fn, metrics, device)
+    metrics = _start_pass(model, loss_fn, metrics, device)
     autocast = _autocast(device, precision)
     losses, counts = [], []
     with _eval_mode(model):
         for batch in loader:
-            inputs, targets = (t.to(device, non_blocking=True) for t in _pair(batch))
+            inputs, targets = (t.to(device, non_blocking=True) for t in _inputs_targets(batch))
             counts.append(counted_targets(loss_fn, targets))
             with autocast:
-                logits = _checked(_forward(model, inputs), targets, loss_fn)
+                logits = _checked_outputs(_forward(model, inputs), targets, loss_fn)
                 losses.append(_loss(loss_fn, logits, targets))
             _measure(metrics, logits, targets)
     return _summarize(losses, counts, metrics, epoch, "validation")
@@ -167,7 +167,7 @@ def fit(model: nn.Module, train_loader, val_loader, loss_fn: nn.Module, optimize
                                         batch_scheduler=scheduler if step_scheduler == "batch" else None)
                 val = evaluate(model, val_loader, loss_fn, val_metrics, device, precision=precision, epoch=epoch)
             except FloatingPointError as error:
-                raise _lost(error, history, checkpoint) from None
+                raise _diverged(error, history, checkpoint) from None
             history.records.append({**train, **{f"val_{name}": value for name, value in val.items()}, **lr})
             bar.set_postfix(_postfix(history.records[-1], monitor))
             if scheduler is not None and step_scheduler == "epoch":
@@ -199,7 +199,7 @@ def _record_keys(metrics: MetricCollection, max_grad_norm: float | None, schedul
             | ({"lr"} if scheduler is not None else set()))
 
 
-def _lost(error: FloatingPointError, history: History, checkpoint: str | Path | None) -> FloatingPointError:
+def _diverged(error: FloatingPointError, history: History, checkpoint: str | Path | None) -> FloatingPointError:
     """The non-finite loss error, carrying the History of the epochs that finished and saying how to go on."""
     done = len(history)
     keep = (f" {checkpoint} holds the weights after epoch {done}: fix the cause and call fit again with the same "
@@ -255,7 +255,7 @@ def _check_settings(settings: dict | None, checkpoint: str | Path | None) -> Non
                          "settings={'seed': 0, 'batch_size': 64}.")
 
 
-def _pair(batch) -> tuple[torch.Tensor, torch.Tensor]:
+def _inputs_targets(batch) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch as (inputs, targets), or an error that says what the loop expects."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch
@@ -319,7 +319,7 @@ def _groups(loader, accumulate: int, device: torch.device):
     """The loader's batches as pairs on `device`, `accumulate` at a time (the last group may be shorter)."""
     group = []
     for batch in loader:
-        inputs, targets = _pair(batch)
+        inputs, targets = _inputs_targets(batch)
         group.append((inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)))
         if len(group) == accumulate:
             yield group
@@ -376,9 +376,10 @@ def _autocast(device: torch.device, precision: torch.dtype | None):
     return torch.autocast(device.type, dtype=precision) if precision is not None else contextlib.nullcontext()
 
 
-def _prepare(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCollection,
-             device: torch.device) -> MetricCollection:
-    """Check the model sits on `device` and the loss can be weighted; return the metrics there, reset."""
+def _start_pass(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCollection,
+                device: torch.device) -> MetricCollection:
+    """What every pass over the data does first: check the model (real, on `device`) and that the loss can be
+    weighted; return the metrics on `device`, reset."""
     param = next(model.parameters(), None)
     if param is not None:
         _check_real(param)
@@ -452,7 +453,7 @@ def _measure(metrics: MetricCollection, outputs: torch.Tensor, targets: torch.Te
                      f"{classes} outputs.")
 
 
-def _checked(logits: torch.Tensor, targets: torch.Tensor, loss_fn) -> torch.Tensor:
+def _checked_outputs(logits: torch.Tensor, targets: torch.Tensor, loss_fn) -> torch.Tensor:
     """The model's output, after checking it is one tensor with one row per label, shaped for the loss."""
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"The model returned a {type(logits).__name__}; the loop needs one tensor of scores per "

@@ -11,7 +11,7 @@ def set_seed(
     seed: int = 42, *, deterministic: bool = True, benchmark: bool = False, warn_only: bool = True
 ) -> torch.Generator:
     """Seed Python, NumPy and torch (every device), pick deterministic kernels, return a seeded generator."""
-    seed = _checked(seed)
+    seed = _checked_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA and MPS device
@@ -24,7 +24,7 @@ def set_seed(
     return torch.Generator().manual_seed(seed)
 
 
-def _checked(seed) -> int:
+def _checked_seed(seed) -> int:
     """The seed as a Python int, checked so that every generator takes it (or none is seeded): 0..2**32 - 1."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer such as 42, got {type(seed).__name__} {seed!r}.")

@@ -12,7 +12,7 @@ from helpers.exercises import (
     EXERCISES, accumulation, capstone, class_axis, eval_mode, loss_averaging, loss_graph, metric_reset, padding_count,
     regression_shape, resume_optimizer, scheduler, set_epoch, split_generator, train_mode, zero_grad,
 )
-from helpers.exercises._common import WIDTH
+from helpers.exercises.feedback import WIDTH
 from notebook_cells import ROOT, cells, define, exercise_function, exercise_source, tags
 
 FUNCTION = {"eval_mode": "evaluate", "loss_averaging": "evaluate", "zero_grad": "train_one_epoch",

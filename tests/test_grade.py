@@ -40,11 +40,11 @@ def write(folder: Path, filename: str, nb: dict) -> None:
 # Each student: (what they hand in, as files written by code) and the verdicts they deserve.
 CHEATS = {
     "fake_tick": ('print("\\u2705 Correct: the loss is the per-sample average")', "not yet", "Not yet"),
-    "patched_check": ("import sys\nfrom helpers.exercises._common import Feedback\n"
+    "patched_check": ("import sys\nfrom helpers.exercises.feedback import Feedback\n"
                       "sys.modules['helpers.exercises.loss_averaging'].check = lambda f: Feedback(True, 'ok')",
                       "review", "the answer replaced helpers.exercises.loss_averaging.check"),
-    "patched_feedback": ("from helpers.exercises._common import Feedback\nFeedback.__bool__ = lambda self: True",
-                         "review", "the answer replaced helpers.exercises._common.Feedback.__bool__"),
+    "patched_feedback": ("from helpers.exercises.feedback import Feedback\nFeedback.__bool__ = lambda self: True",
+                         "review", "the answer replaced helpers.exercises.feedback.Feedback.__bool__"),
     "patched_eval": ("import torch\ntorch.nn.Module.eval = lambda self: self", "review",
                      "the answer replaced torch.nn.modules.module.Module.eval"),
     "read_solution": ("import contextlib, io\nfrom helpers.exercises.loss_averaging import solution\n"
@@ -71,13 +71,13 @@ CHEATS = {
     "reads_own_memory": ("open('/proc/self/mem', 'rb')", "review", "/mem (memory)"),
     "patched_math": ("import math\nmath.isclose = lambda *args, **kwargs: True", "review",
                      "the answer replaced math.isclose"),
-    "added_setattr": ("from helpers.exercises._common import Feedback\n"
+    "added_setattr": ("from helpers.exercises.feedback import Feedback\n"
                       "Feedback.__setattr__ = lambda self, name, value: object.__setattr__(self, name, value)",
                       "review", "Feedback.__setattr__ (added)"),
     "mutates_data": ("from helpers.exercises import loss_averaging\nloss_averaging.CASES[:] = [(9, 9, False)]",
                      "review", "the answer replaced helpers.exercises.loss_averaging.CASES"),
-    "swaps_code": ("from helpers.exercises import _common\n"
-                   "_common.close.__code__ = (lambda value, expected: True).__code__", "review",
+    "swaps_code": ("from helpers.exercises import diagnoses\n"
+                   "diagnoses.close.__code__ = (lambda value, expected: True).__code__", "review",
                    "object.__setattr__ __code__"),
     "global_hook": ("import torch\ntorch.nn.modules.module.register_module_forward_hook(lambda m, i, o: o)", "review",
                     "the answer replaced torch.nn.modules.module._global_forward_hooks"),

@@ -8,10 +8,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..data import TensorLoader
-from ._common import (
-    batch_gradient, call, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, loss_problem,
-    matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier, toy_data, verdict,
-)
+from .diagnoses import loss_problem
+from .feedback import Feedback, first_failure, listed, Problem, verdict
+from .fixtures import RecordingLoss, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import batch_gradient, matches, record_updates
 
 NOTEBOOK = "12_accumulation"
 HINTS = [
@@ -80,11 +82,6 @@ def record_steps(model: nn.Module, optimizer: torch.optim.SGD, batches: list) ->
     updates = record_updates(model, optimizer, LR, before_step)
     optimizer.register_step_post_hook(after_step)  # runs after record_updates' own post-hook
     return updates
-
-
-def listed(numbers) -> str:
-    numbers = [str(n) for n in numbers]
-    return numbers[0] if len(numbers) == 1 else f"{', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
 def where(samples: list[int], sizes: list[int]) -> str:

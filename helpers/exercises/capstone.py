@@ -1,11 +1,12 @@
 """Exercise 10: a whole training run with three bugs that hide behind each other."""
 
 from ..metrics import Accuracy
-from ._common import (
-    Batch, call, close, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated,
-    LearnerError, Problem, read_number, RecordingLoss, trained_in_eval_mode, validation_problems, Watch,
-    watched_fit,
-)
+from .diagnoses import close, epoch_loss_problem, trained_in_eval_mode, validation_problems
+from .feedback import Feedback, first_failure, Problem
+from .fixtures import Batch, RecordingLoss, watched_fit
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import Watch
 
 NOTEBOOK = "10_capstone"
 HINTS = [

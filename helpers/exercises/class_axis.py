@@ -4,10 +4,11 @@ import torch
 from torch import nn
 
 from ..data import PAD
-from ._common import (
-    altered, call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, matches,
-    prefixed, Problem, verdict,
-)
+from .diagnoses import altered, close
+from .feedback import Feedback, first_failure, prefixed, Problem, verdict
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
+from .spies import matches
 
 NOTEBOOK = "15_class_axis"
 HINTS = [

@@ -8,10 +8,12 @@ from torch import nn
 from ..data import TensorLoader
 from ..loop import evaluate
 from ..metrics import classification_metrics
-from ._common import (
-    CPU, call, close, failed, Feedback, graphs_recorded, hint_and_solution, isolated, LearnerError, Problem,
-    read_number, tiny_classifier, toy_data, verdict, Watch,
-)
+from .diagnoses import close, graphs_recorded
+from .feedback import Feedback, Problem, verdict
+from .fixtures import CPU, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import Watch
 
 NOTEBOOK = "01_eval_mode"
 HINTS = [

@@ -5,10 +5,11 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import (
-    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    tiny_classifier, toy_data, verdict,
-)
+from .diagnoses import close
+from .feedback import Feedback, Problem, verdict
+from .fixtures import CPU, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
 
 NOTEBOOK = "02_loss_averaging"
 HINTS = [

@@ -8,10 +8,11 @@ import torch
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, loss_problem, Problem, read_number,
-    RecordingLoss, tiny_classifier, toy_data, verdict,
-)
+from .diagnoses import loss_problem
+from .feedback import Feedback, Problem, verdict
+from .fixtures import CPU, RecordingLoss, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
 
 NOTEBOOK = "06_loss_graph"
 HINTS = [

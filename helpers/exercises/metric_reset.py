@@ -6,10 +6,12 @@ from torchmetrics import MetricCollection
 
 from ..data import TensorLoader
 from ..metrics import Accuracy
-from ._common import (
-    CPU, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, read_number,
-    verdict,
-)
+from .diagnoses import close
+from .feedback import Feedback, Problem, verdict
+from .fixtures import CPU
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import Observed
 
 NOTEBOOK = "04_metric_reset"
 HINTS = [
@@ -36,21 +38,6 @@ def argmax_model() -> nn.Module:
         model.weight.copy_(torch.eye(3))
         model.bias.zero_()
     return model
-
-
-class Counting:
-    """A loader that notes in the metric spy's record every batch it yields, with its size."""
-
-    def __init__(self, loader: TensorLoader, events: list) -> None:
-        self.inner, self.dataset, self.events = loader, loader.dataset, events
-
-    def __iter__(self):
-        for batch in self.inner:
-            self.events.append(("batch", len(batch[1])))
-            yield batch
-
-    def __len__(self) -> int:
-        return len(self.inner)
 
 
 class Spied(MetricCollection):
@@ -125,7 +112,8 @@ def check(evaluate_fn) -> Feedback:
     problems = []
     for n, right, expected in ((10, 8, 0.8), (6, 0, 0.0)):  # batches of 4, 4, 2, the last 2 wrong; then 4, 2
         events.clear()
-        loader = Counting(predicting(n, right=right, batch_size=4), events)
+        loader = Observed(predicting(n, right=right, batch_size=4),
+                          each=lambda batch: events.append(("batch", len(batch[1]))))
         try:
             result, changed = call(evaluate_fn, model, loader, nn.CrossEntropyLoss(), metrics, CPU, model=model,
                                    keeps_mode=False)

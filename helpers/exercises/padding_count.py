@@ -10,10 +10,11 @@ from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..data import PAD
-from ._common import (
-    altered, call, close, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, prefixed,
-    Problem, read_number, verdict, Watch,
-)
+from .diagnoses import altered, close
+from .feedback import Feedback, first_failure, prefixed, Problem, verdict
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import Watch
 
 NOTEBOOK = "14_padding_count"
 HINTS = [

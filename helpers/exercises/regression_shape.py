@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._common import (
-    altered, call, close, failed, Feedback, first_failure, flat, gradient_in, hint_and_solution, isolated,
-    LearnerError, matches, prefixed, Problem, verdict,
-)
+from .diagnoses import altered, close
+from .feedback import Feedback, first_failure, prefixed, Problem, verdict
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
+from .spies import flat, gradient_in, matches
 
 NOTEBOOK = "13_regression_shape"
 HINTS = [

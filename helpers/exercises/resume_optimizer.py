@@ -12,10 +12,10 @@ from ..checkpoint import save_checkpoint
 from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
-from ._common import (
-    CPU, call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, tiny_classifier, toy_data,
-    verdict,
-)
+from .feedback import Feedback, Problem, verdict
+from .fixtures import CPU, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
 
 NOTEBOOK = "07_resume_optimizer"
 HINTS = [

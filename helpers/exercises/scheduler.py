@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 import torch
 from ..data import TensorLoader
-from ._common import (
-    call, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError, Problem,
-    read_number, RecordingLoss, tiny_classifier, toy_data, verdict, Watch,
-)
+from .diagnoses import epoch_loss_problem
+from .feedback import Feedback, first_failure, Problem, verdict
+from .fixtures import RecordingLoss, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import Watch
 
 NOTEBOOK = "09_scheduler"
 HINTS = [

@@ -5,10 +5,11 @@ import reprlib
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
-from ._common import (
-    Batch, call, close, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, RecordingLoss,
-    tiny_classifier, toy_data, verdict,
-)
+from .diagnoses import close
+from .feedback import Feedback, Problem, verdict
+from .fixtures import Batch, RecordingLoss, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
 
 NOTEBOOK = "11_set_epoch"
 HINTS = [
@@ -81,7 +82,8 @@ def training(history, steps: int, scored: list[Batch], epochs: int) -> list[Prob
     return found
 
 
-def listed(numbers: list[int]) -> str:
+def in_order(numbers: list[int]) -> str:
+    """Sample numbers in the order drawn, comma-separated."""
     return ", ".join(map(str, numbers))
 
 
@@ -92,13 +94,13 @@ def repeats(epochs: list[list[int]], rank: int) -> Problem | None:
         return None
     if len(same) == len(epochs) - 1:
         return Problem(f"Process {rank} drew its {len(epochs[0])} samples in the same order in all {len(epochs)} "
-                       f"epochs: {listed(epochs[0])}.",
+                       f"epochs: {in_order(epochs[0])}.",
                        "Nothing fails and the loss still falls, but the model meets the same batches in the same "
                        "sequence every epoch, as if the data were never reshuffled. (check gives your function "
                        "loaders of its own: work with the loader your function is given.)")
     pairs = ", ".join(f"epoch {e + 1} repeated epoch {epochs.index(epochs[e]) + 1}" for e in same)
     return Problem(f"Process {rank} drew its samples in an order it had drawn before: {pairs} "
-                   f"({listed(epochs[same[0]])}).",
+                   f"({in_order(epochs[same[0]])}).",
                    "Nothing fails, but in that epoch the model meets the same batches in the same sequence as in "
                    "an earlier one: the reshuffle came one epoch late, or not at all.")
 
@@ -110,7 +112,7 @@ def overlaps(shares: list[list[list[int]]]) -> Problem | None:
         left = sorted(set(range(SAMPLES)).difference(*drawn))
         if both or left:
             return Problem(f"In epoch {epoch} the processes' shares did not fit together: samples "
-                           f"{listed(both) or 'none'} went to both processes, and samples {listed(left) or 'none'} "
+                           f"{in_order(both) or 'none'} went to both processes, and samples {in_order(left) or 'none'} "
                            "to neither.",
                            "The shares are parts of one shuffled order only when every process shuffles alike: "
                            "the same seed and the same epoch number in every process.")
@@ -151,7 +153,7 @@ def check(fit_fn) -> Feedback:
                     "sampler's seed and tell it the epoch."))
     except LearnerError as error:
         return failed(error)
-    firsts = "; ".join(listed(epoch[:BATCH]) for epoch in shares[0]) if shares else ""
+    firsts = "; ".join(in_order(epoch[:BATCH]) for epoch in shares[0]) if shares else ""
     return verdict(problems, "every epoch drew a new order, and the processes' shares fit together.",
                    [f"Process 0's first batch in epochs 1 to {EPOCHS}: {firsts}; another seed drew other orders."])
 

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from ._common import call, failed, Feedback, hint_and_solution, isolated, LearnerError, Problem, verdict
+from .feedback import Feedback, Problem, verdict
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
 
 NOTEBOOK = "05_split_generator"
 HINTS = [

@@ -1,9 +1,11 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
-from ._common import (
-    call, epoch_loss_problem, failed, Feedback, first_failure, hint_and_solution, isolated, LearnerError,
-    Problem, RecordingLoss, trained_in_eval_mode, validation_problems, verdict, Watch, watched_fit,
-)
+from .diagnoses import epoch_loss_problem, trained_in_eval_mode, validation_problems
+from .feedback import Feedback, first_failure, Problem, verdict
+from .fixtures import RecordingLoss, watched_fit
+from .harness import call, failed, isolated, LearnerError
+from .hints import hint_and_solution
+from .spies import Watch
 
 NOTEBOOK = "08_train_mode"
 HINTS = [

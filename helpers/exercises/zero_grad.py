@@ -7,11 +7,12 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
-from ._common import (
-    batch_gradient, close, CPU, call, failed, Feedback, first_failure, gradient_in, hint_and_solution, isolated,
-    LearnerError, loss_problem, matches, Problem, read_number, RecordingLoss, record_updates, tiny_classifier,
-    toy_data, Tracking, verdict, Watch,
-)
+from .diagnoses import close, loss_problem
+from .feedback import Feedback, first_failure, Problem, verdict
+from .fixtures import CPU, RecordingLoss, tiny_classifier, toy_data
+from .harness import call, failed, isolated, LearnerError, read_number
+from .hints import hint_and_solution
+from .spies import batch_gradient, gradient_in, matches, Observed, record_updates, Watch
 
 NOTEBOOK = "03_zero_grad"
 HINTS = [
@@ -97,7 +98,7 @@ def trial(train_fn, samples: int, batch_size: int) -> Feedback:
     nn.functional.cross_entropy(model(x * 3), (y + 1) % 3).backward()  # gradients left by earlier work
     stale = gradient_in(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    loader = Tracking(TensorLoader(x, y, batch_size=batch_size))
+    loader = Observed(TensorLoader(x, y, batch_size=batch_size))
     updates = record_updates(model, optimizer, LR, lambda: batch_gradient(model, *loader.batch))
     watch, loss_fn, metrics = Watch(model), RecordingLoss(), classification_metrics()
     metrics.update(torch.eye(3)[[0, 1, 2, 0]], torch.tensor([1, 2, 0, 1]))  # left from a validation: 0 of 4 right
