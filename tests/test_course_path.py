@@ -1,47 +1,60 @@
-"""The path through the course: notebook 1's map is the README's, and every lesson links the next one and
-the exercises that come after it."""
+"""The path through the course: the syllabus lists every notebook, the maps and each lesson's last cell are the
+ones it writes, and every link leads somewhere."""
 
 import re
 
+import nbformat
 import pytest
 
+from helpers import syllabus
+from helpers.syllabus import EXERCISES, LESSONS, Exercise, closing, notebook_map, readme_map
 from notebook_cells import ROOT, cells
 
-README = (ROOT / "README.md").read_text()
-LESSONS = re.findall(r"^\| (\d+) \| \[[^\]]+\]\(notebooks/([^)]+)\) \|[^\n]*\| ([\d-]+ min) \| [^|]+ \|$", README, re.M)
-EXERCISES = re.findall(r"^\| (\d+) \| \[[^\]]+\]\(exercises/([^)]+)\) \(\[solution\]\(solutions/\2\)\) \| (\d+) \|"
-                       r"[^\n]*\| ([\d-]+ min) \| [^|]+ \|$", README, re.M)
+STALE = "run `python -m helpers.syllabus` to write it from helpers/syllabus.py"
 
 
 def markdown(path) -> str:
     return "\n".join("".join(c["source"]) for c in cells(path) if c["cell_type"] == "markdown")
 
 
-def test_the_readme_maps_every_notebook_and_exercise():
-    assert [n for n, _, _ in LESSONS] == [str(i) for i in range(1, 12)]
-    assert sorted(f for _, f, _ in LESSONS) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert [n for n, _, _, _ in EXERCISES] == [str(i) for i in range(1, 16)]
-    assert sorted(f for _, f, _, _ in EXERCISES) == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+def stems(folder: str) -> list[str]:
+    return sorted(p.stem for p in (ROOT / folder).glob("*.ipynb"))
 
 
-def test_notebook_1_shows_the_readme_course_map():
-    text = markdown(ROOT / "notebooks" / "01_start_here.ipynb")
-    lessons = re.findall(r"^\| \[\d+\.[^\]]+\]\((\d\d_[^)]+)\) \|[^\n]*\| ([\d-]+ min) \|$", text, re.M)
-    exercises = re.findall(r"^\| \[\d+\.[^\]]+\]\(\.\./exercises/([^)]+)\) \| (\d+) \| ([\d-]+ min) \|$", text, re.M)
-    assert lessons == [(f, t) for _, f, t in LESSONS]
-    assert exercises == [(f, after, t) for _, f, after, t in EXERCISES]
+def test_the_syllabus_lists_every_notebook_exercise_and_check():
+    assert stems("notebooks") == sorted(each.notebook for each in LESSONS)
+    assert stems("exercises") == stems("solutions") == sorted(each.notebook for each in EXERCISES)
+    checks = sorted(p.stem for p in (ROOT / "helpers" / "exercises").glob("*.py"))
+    assert {each.module for each in EXERCISES} <= set(checks)
+    assert all(each.after in {lesson.notebook for lesson in LESSONS} for each in EXERCISES)
 
 
-@pytest.mark.parametrize("number", range(1, 12))
-def test_every_lesson_ends_with_its_exercises_and_the_next_lesson(number):
-    name = next(f for n, f, _ in LESSONS if n == str(number))
-    last = "".join(cells(ROOT / "notebooks" / name)[-1]["source"])
-    for _, exercise, after, _ in EXERCISES:
-        if after == str(number):
-            assert f"](../exercises/{exercise})" in last, exercise
-    if number < 11:
-        following = next(f for n, f, _ in LESSONS if n == str(number + 1))
-        assert f"Next: **[{number + 1}." in last and f"]({following})" in last
+def test_the_readme_map_is_the_one_the_syllabus_writes():
+    text = (ROOT / "README.md").read_text()
+    start, end = text.index(syllabus.MAP_START) + len(syllabus.MAP_START), text.index(syllabus.MAP_END)
+    assert text[start:end] == f"\n{readme_map()}\n", STALE
+
+
+def test_notebook_1_shows_the_map_the_syllabus_writes():
+    notebook = nbformat.read(ROOT / "notebooks" / f"{LESSONS[0].notebook}.ipynb", as_version=4)
+    assert syllabus.map_cell(notebook).source == notebook_map(), STALE
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.notebook)
+def test_every_lesson_ends_with_its_exercises_and_the_next_lesson(lesson):
+    last = "".join(cells(ROOT / "notebooks" / f"{lesson.notebook}.ipynb")[-1]["source"])
+    assert last == closing(lesson), STALE
+
+
+def test_a_new_exercise_is_mapped_and_linked_from_its_lesson(monkeypatch):
+    extra = Exercise("16_new_bug", "a new bug", "03_devices", "something new goes wrong", "5 min", "4 s")
+    monkeypatch.setattr(syllabus, "EXERCISES", [*EXERCISES, extra])
+    assert "| 16 | [a new bug](exercises/16_new_bug.ipynb) ([solution](solutions/16_new_bug.ipynb)) | 3 | " \
+           "something new goes wrong | 5 min | 4 s |" in syllabus.readme_map()
+    assert "| [16. A new bug](../exercises/16_new_bug.ipynb) | 3 | 5 min |" in syllabus.notebook_map()
+    assert syllabus.closing(syllabus.lesson("03_devices")).startswith(
+        "Now try [exercise 16](../exercises/16_new_bug.ipynb) (a new bug).\n\nNext: **[4. The train/eval loop]")
+    assert extra.module == "new_bug"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)

@@ -10,13 +10,6 @@ from notebook_cells import FOLDERS, ROOT, cells, tags
 NOTEBOOKS = sorted(p for folder in FOLDERS for p in (ROOT / folder).glob("*.ipynb"))
 
 
-def test_the_course_has_its_notebooks():
-    names = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
-    assert len([n for n in names if n.startswith("notebooks/")]) == 11
-    assert len([n for n in names if n.startswith("exercises/")]) == 15
-    assert len([n for n in names if n.startswith("solutions/")]) == 15
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_stored_outputs_come_from_one_clean_run(path):
     code = [c for c in cells(path) if c["cell_type"] == "code"]

@@ -1,15 +1,10 @@
-"""Exercise checks: each module has check(your_function), hint(level) and solution()."""
+"""Exercise checks: each module has check(your_function), hint(level) and solution(); helpers.syllabus lists them."""
 
-from . import (
-    accumulation, capstone, class_axis, eval_mode, loss_averaging, loss_graph, metric_reset, padding_count,
-    regression_shape, resume_optimizer, scheduler, set_epoch, split_generator, train_mode, zero_grad,
-)
+from importlib import import_module
+
+from ..syllabus import EXERCISES as LISTED
 from .feedback import Feedback
 
-EXERCISES = {module.NOTEBOOK: module for module in
-             (eval_mode, loss_averaging, zero_grad, metric_reset, split_generator, loss_graph, resume_optimizer,
-              train_mode, scheduler, capstone, set_epoch, accumulation, regression_shape, padding_count, class_axis)}
+EXERCISES = {each.notebook: import_module(f"{__name__}.{each.module}") for each in LISTED}
 
-__all__ = ["EXERCISES", "Feedback", "accumulation", "capstone", "class_axis", "eval_mode", "loss_averaging",
-           "loss_graph", "metric_reset", "padding_count", "regression_shape", "resume_optimizer", "scheduler",
-           "set_epoch", "split_generator", "train_mode", "zero_grad"]
+__all__ = ["EXERCISES", "Feedback", *(each.module for each in LISTED)]

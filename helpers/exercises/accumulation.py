@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..data import TensorLoader
+from ..syllabus import notebook_of
 from .diagnoses import loss_problem
 from .feedback import Feedback, first_failure, listed, Problem, verdict
 from .fixtures import RecordingLoss, tiny_classifier, toy_data
@@ -15,7 +16,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import batch_gradient, matches, record_updates
 
-NOTEBOOK = "12_accumulation"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Should 4 batches of 20 per step train like 1 batch of 80? What does the epoch's last group hold when the "
     "number of batches is not a multiple of 4?",

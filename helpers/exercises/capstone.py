@@ -1,6 +1,7 @@
 """Exercise 10: a whole training run with three bugs that hide behind each other."""
 
 from ..metrics import Accuracy
+from ..syllabus import notebook_of
 from .diagnoses import close, epoch_loss_problem, trained_in_eval_mode, validation_problems
 from .feedback import Feedback, first_failure, Problem
 from .fixtures import Batch, RecordingLoss, watched_fit
@@ -8,7 +9,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import Watch
 
-NOTEBOOK = "10_capstone"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Which of the numbers fit reports can you recount yourself, and which state of the model does each one "
     "depend on?",

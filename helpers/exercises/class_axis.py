@@ -4,13 +4,14 @@ import torch
 from torch import nn
 
 from ..data import PAD
+from ..syllabus import notebook_of
 from .diagnoses import altered, close
 from .feedback import Feedback, first_failure, prefixed, Problem, verdict
 from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 from .spies import matches
 
-NOTEBOOK = "15_class_axis"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Which axis of `scores` holds the classes, and on which axis does nn.functional.cross_entropy look for them? "
     "What does a model learn when each target is scored against numbers from other positions?",

@@ -8,6 +8,7 @@ from torch import nn
 from ..data import TensorLoader
 from ..loop import evaluate
 from ..metrics import classification_metrics
+from ..syllabus import notebook_of
 from .diagnoses import close, graphs_recorded
 from .feedback import Feedback, Problem, verdict
 from .fixtures import CPU, tiny_classifier, toy_data
@@ -15,7 +16,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import Watch
 
-NOTEBOOK = "01_eval_mode"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Run your evaluate twice on the same model and data. Should the validation loss change? And does "
     "anything in the model need a graph for backward() during validation?",

@@ -5,13 +5,14 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
+from ..syllabus import notebook_of
 from .diagnoses import close
 from .feedback import Feedback, Problem, verdict
 from .fixtures import CPU, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 
-NOTEBOOK = "02_loss_averaging"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "With 10 samples in batches of 4, the batches hold 4, 4 and 2 samples. How much should each count?",
     "loss_fn returns the mean over one batch. A mean of those means gives the last, smaller batch as much "

@@ -8,13 +8,14 @@ import torch
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
+from ..syllabus import notebook_of
 from .diagnoses import loss_problem
 from .feedback import Feedback, Problem, verdict
 from .fixtures import CPU, RecordingLoss, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 
-NOTEBOOK = "06_loss_graph"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print the running total after the loop. Does it say grad_fn=...? What else does your loop keep from one "
     "batch to the next?",

@@ -6,6 +6,7 @@ from torchmetrics import MetricCollection
 
 from ..data import TensorLoader
 from ..metrics import Accuracy
+from ..syllabus import notebook_of
 from .diagnoses import close
 from .feedback import Feedback, Problem, verdict
 from .fixtures import CPU
@@ -13,7 +14,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import Observed
 
-NOTEBOOK = "04_metric_reset"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Evaluate twice with the same metric object, on two different datasets. Does the second number describe "
     "the second dataset alone? And which predictions does compute() see at the end of one evaluation?",

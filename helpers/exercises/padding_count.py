@@ -10,13 +10,14 @@ from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..data import PAD
+from ..syllabus import notebook_of
 from .diagnoses import altered, close
 from .feedback import Feedback, first_failure, prefixed, Problem, verdict
 from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import Watch
 
-NOTEBOOK = "14_padding_count"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Evaluate the same sequences in batches of 1, then of 32. Should the accuracy change? What sits in a batch "
     "after a sequence has ended, and what does the model predict there?",

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..syllabus import notebook_of
 from .diagnoses import altered, close
 from .feedback import Feedback, first_failure, prefixed, Problem, verdict
 from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 from .spies import flat, gradient_in, matches
 
-NOTEBOOK = "13_regression_shape"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print the shapes of the model's outputs and of the targets inside your function. Are they the same? What "
     "does the loss compare when they are not?",

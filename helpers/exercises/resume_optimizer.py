@@ -12,12 +12,13 @@ from ..checkpoint import save_checkpoint
 from ..data import TensorLoader
 from ..loop import train_one_epoch
 from ..metrics import classification_metrics
+from ..syllabus import notebook_of
 from .feedback import Feedback, Problem, verdict
 from .fixtures import CPU, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 
-NOTEBOOK = "07_resume_optimizer"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print optimizer.state_dict()['state'] right after your resume, and torch.rand(1) right after a resume "
     "and right after the save. What else did the checkpoint store besides the model?",

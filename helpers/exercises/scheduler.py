@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 from ..data import TensorLoader
+from ..syllabus import notebook_of
 from .diagnoses import epoch_loss_problem
 from .feedback import Feedback, first_failure, Problem, verdict
 from .fixtures import RecordingLoss, tiny_classifier, toy_data
@@ -12,7 +13,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import Watch
 
-NOTEBOOK = "09_scheduler"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Record optimizer.param_groups[0]['lr'] at every optimizer step and plot it against the schedule you asked "
     "for. Where does yours change, and where should it?",

@@ -5,13 +5,14 @@ import reprlib
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
+from ..syllabus import notebook_of
 from .diagnoses import close
 from .feedback import Feedback, Problem, verdict
 from .fixtures import Batch, RecordingLoss, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 
-NOTEBOOK = "11_set_epoch"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print the first indices the loader hands out in each epoch. Do they change from epoch to epoch? How would "
     "the sampler know which epoch it is?",

@@ -8,11 +8,12 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from ..syllabus import notebook_of
 from .feedback import Feedback, Problem, verdict
 from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 
-NOTEBOOK = "05_split_generator"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Call your split twice with the same seed, and once after building a model. Same validation set every "
     "time? Is every argument used?",

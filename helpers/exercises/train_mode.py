@@ -1,5 +1,6 @@
 """Exercise 8: after each evaluation, training goes back to train mode."""
 
+from ..syllabus import notebook_of
 from .diagnoses import epoch_loss_problem, trained_in_eval_mode, validation_problems
 from .feedback import Feedback, first_failure, Problem, verdict
 from .fixtures import RecordingLoss, watched_fit
@@ -7,7 +8,7 @@ from .harness import call, failed, isolated, LearnerError
 from .hints import hint_and_solution
 from .spies import Watch
 
-NOTEBOOK = "08_train_mode"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print model.training at the start of every epoch. Is it the same in epoch 2 as in epoch 1?",
     "A module stays in the mode it was last switched to. Validation switches the model to eval mode, and "

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..data import TensorLoader
 from ..metrics import classification_metrics
+from ..syllabus import notebook_of
 from .diagnoses import close, loss_problem
 from .feedback import Feedback, first_failure, Problem, verdict
 from .fixtures import CPU, RecordingLoss, tiny_classifier, toy_data
@@ -14,7 +15,7 @@ from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
 from .spies import batch_gradient, gradient_in, matches, Observed, record_updates, Watch
 
-NOTEBOOK = "03_zero_grad"
+NOTEBOOK = notebook_of(__name__)
 HINTS = [
     "Print the gradient norm just before each optimizer step. Does it stay about the same from batch to "
     "batch, or grow? What did .grad hold before the first batch?",
