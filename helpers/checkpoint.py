@@ -104,7 +104,10 @@ def held(path: str | Path | None):
         yield
         return
     path, error, hold = Path(path), None, contextlib.ExitStack()
-    if is_main():
+    if is_main() and (not path.name or path.is_dir()):
+        error = CheckpointError(f"checkpoint={str(path)!r} is a folder: point checkpoint= at a file in it, e.g. "
+                                f"{path / 'run.ckpt'}.")
+    elif is_main():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             hold.enter_context(files.held(path))

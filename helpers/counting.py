@@ -72,12 +72,8 @@ def check_loss(loss_fn) -> None:
 def check_shapes(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> None:
     """Refuse outputs and targets of different shapes for a loss that compares them element by element, and float
     labels for a loss that takes class indices."""
-    if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)) and targets.is_floating_point() \
-            and targets.shape != outputs.shape:
-        raise ValueError(f"{_name(loss_fn)} takes class labels as whole numbers (torch.long), but the targets are "
-                         f"{targets.dtype} of shape {tuple(targets.shape)}: convert them with targets.long() where "
-                         "the data is made. (Float targets are read as class probabilities, shaped like the outputs, "
-                         f"{tuple(outputs.shape)}.)")
+    if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)):
+        _check_labels(loss_fn, outputs, targets)
     elementwise = isinstance(loss_fn, ELEMENTWISE + PER_SAMPLE) or loss_fn in ELEMENTWISE_FUNCTIONS
     if not elementwise or outputs.shape == targets.shape:
         return
@@ -93,6 +89,23 @@ def check_shapes(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> None:
                      f"returned {tuple(outputs.shape)} for targets of shape {tuple(targets.shape)}: torch would "
                      f"broadcast them to {shape}, comparing outputs with other samples' targets, and the model would "
                      f"learn little more than their mean. Give the targets the outputs' shape: {fix}.")
+
+
+def _check_labels(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """Refuse labels CrossEntropyLoss or NLLLoss would reject with torch's words: their type, or one axis too many."""
+    probabilities = isinstance(loss_fn, nn.CrossEntropyLoss) and targets.is_floating_point() \
+        and targets.shape == outputs.shape
+    if probabilities or targets.dtype in (torch.long, torch.uint8) and targets.ndim != outputs.ndim:
+        return
+    if targets.ndim == outputs.ndim and not targets.is_floating_point():
+        fix = "targets.squeeze(1)" if targets.shape[1:2] == (1,) else "targets.argmax(1) for one-hot labels"
+        raise ValueError(f"{_name(loss_fn)} takes one class label per sample, of shape {(len(targets),)}, but the "
+                         f"targets have shape {tuple(targets.shape)}: use {fix} where the data is made.")
+    also = (" (float targets are read as class probabilities when shaped like the outputs, "
+            f"{tuple(outputs.shape)})" if isinstance(loss_fn, nn.CrossEntropyLoss) else "")
+    raise ValueError(f"{_name(loss_fn)} takes class labels as whole numbers of type torch.long, but the targets are "
+                     f"{targets.dtype} of shape {tuple(targets.shape)}: convert them with targets.long() where the "
+                     f"data is made{also}.")
 
 
 def label_problem(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> str | None:

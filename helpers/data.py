@@ -45,7 +45,9 @@ def mnist(train: bool = True, *, download: bool = False, root: str | Path | None
         return MNIST(root, train=train, transform=mnist_transform(), download=download)
     except RuntimeError as error:
         if "Dataset not found" in str(error):
-            raise FileNotFoundError(f"No MNIST files in {raw}. The course ships them in data/: restore them with "
+            missing = [name for name in CHECKSUMS if not name.endswith(".gz") and not (raw / name).is_file()]
+            found = "No MNIST files" if len(missing) == 4 else f"No {', '.join(missing)}"
+            raise FileNotFoundError(f"{found} in {raw}. The course ships them in data/: restore them with "
                                     "`git checkout -- data`, or pass download=True for the full dataset.") from None
         problem = error
     except (AssertionError, ValueError) as error:  # torchvision's parser on a damaged file

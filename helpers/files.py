@@ -16,8 +16,9 @@ class InUse(OSError):
 
 
 def write_atomically(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` whole or not at all: a temporary file of its own beside it, then a rename."""
-    path = Path(path)
+    """Write `data` to `path` whole or not at all: a temporary file of its own beside it, then a rename (through a
+    symbolic link, to the file it points to)."""
+    path = Path(os.path.realpath(path))
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files only their owner can read
@@ -33,7 +34,7 @@ def write_atomically(path: str | Path, data: bytes) -> None:
 
 def leftovers(path: str | Path) -> list[Path]:
     """The temporary files of writes to `path` that never finished (the process was killed mid-write)."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     mine = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")  # mkstemp's names: 8 characters
     return [other for other in path.parent.iterdir() if mine.fullmatch(other.name)]
 
@@ -43,8 +44,8 @@ def held(path: str | Path):
     """Hold `path` for this process inside the block; InUse when another process holds it.
 
     The lock is the operating system's on a file beside `path`, so a process that dies gives it up."""
-    path = Path(path)
-    lock = path.with_name(f".{path.name}.lock")
+    real = Path(os.path.realpath(path))  # one lock for a file, whatever link leads to it
+    lock = real.with_name(f".{real.name}.lock")
     while True:
         handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -95,7 +95,7 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
     if param is None:
         raise ValueError("predict runs the model on its parameters' device, but the model has no parameters: "
                          "train it first, or give it the layers that learn.")
-    _check_real(param)
+    _check_real(model)
     device = param.device
     with _eval_mode(model):
         outputs = torch.cat([_forward(model, chunk.to(device, non_blocking=True))
@@ -381,8 +381,7 @@ def _start_pass(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCo
     """What every pass over the data does first: check the model (real, on `device`) and that the loss can be
     weighted; return the metrics on `device`, reset."""
     param = next(model.parameters(), None)
-    if param is not None:
-        _check_real(param)
+    _check_real(model)
     if param is not None and not same_device(param.device, device):
         raise ValueError(f"The model is on {param.device} but the batches are sent to {device}: "
                          f"move the model first with model.to({str(device)!r}), or pass the model's device.")
@@ -392,12 +391,13 @@ def _start_pass(model: nn.Module, loss_fn: nn.Module, metrics: Metric | MetricCo
     return metrics
 
 
-def _check_real(param: torch.Tensor) -> None:
-    """Refuse a model whose parameters are on the meta device: shapes without values."""
-    if param.device.type == "meta":
-        raise ValueError("The model's parameters are on the meta device: they have shapes but no values (the model "
-                         "was built under torch.device('meta')). Build it on a real device, or give it memory with "
-                         "model.to_empty(device='cpu') and then initialise its weights.")
+def _check_real(model: nn.Module) -> None:
+    """Refuse a model with parameters on the meta device: shapes without values."""
+    meta = [name for name, param in model.named_parameters() if param.is_meta]
+    if meta:
+        raise ValueError(f"The model's parameters are on the meta device: they have shapes but no values ("
+                         f"{', '.join(meta[:3])}{', ...' if len(meta) > 3 else ''}). Build the model on a real device, "
+                         "or give it memory with model.to_empty(device='cpu') and then initialise its weights.")
 
 
 def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
@@ -414,17 +414,35 @@ def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
 def _input_problem(model: nn.Module, inputs: torch.Tensor, message: str) -> str | None:
     """What a layer's error says about the inputs (whole numbers, or another number of features), or None."""
     weight = next((p for p in model.parameters() if p.is_floating_point()), None)
-    if weight is not None and not inputs.is_floating_point() and "dtype" in message.lower():
+    embeds = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
+    if weight is not None and not embeds and not inputs.is_floating_point() and \
+            ("type" in message or "not implemented for" in message):
         return (f"The inputs are {inputs.dtype} but the model's weights are {weight.dtype}: make the inputs floating "
-                "point where the data is made, e.g. inputs.float() (whole-number inputs suit a first layer such as "
-                "nn.Embedding).")
+                "point where the data is made, e.g. inputs.float() (images of whole numbers 0 to 255: "
+                "images.float() / 255, or helpers.mnist_transform()).")
     shapes = re.search(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x\d+\)", message)
-    if shapes:
-        got, expected = shapes.group(2), shapes.group(3)
+    return _features_problem(model, inputs, int(shapes.group(2)), int(shapes.group(3))) if shapes else None
+
+
+def _features_problem(model: nn.Module, inputs: torch.Tensor, got: int, expected: int) -> str:
+    """Which linear layer refused how many features, and the fix that suits where it sits."""
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    name, layer = next(((n, m) for n, m in linears if m.in_features == expected), ("", None))
+    called = f"layer {name!r}" if name else "the model"
+    if layer is None:
         return (f"A linear layer got {got} features per sample where it expects {expected}; the batch's inputs have "
-                f"shape {tuple(inputs.shape)}. Give the layer in_features={got}, or reshape the inputs to match "
-                "(images: x.flatten(start_dim=1)).")
-    return None
+                f"shape {tuple(inputs.shape)}.")
+    if layer is not linears[0][1]:
+        return (f"The linear {called} expects {expected} features, but the layer before it gives {got}: make it "
+                f"nn.Linear({got}, {layer.out_features}), or change the layer before.")
+    values = inputs[0].numel()
+    if inputs.ndim > 2:
+        resize = f", and give {called} in_features={values}" if values != expected else ""
+        return (f"Each sample has shape {tuple(inputs.shape[1:])} ({values} values), but a linear layer reads only "
+                f"the last dimension ({got} features) where {called} expects {expected}: flatten the samples first, "
+                f"with nn.Flatten() as the model's first layer or x.flatten(start_dim=1){resize}.")
+    return (f"The inputs have {got} features per sample, but the first linear layer, {called}, expects {expected}: "
+            f"give it in_features={got} (nn.Linear({got}, {layer.out_features})), or check the data.")
 
 
 def _loss(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

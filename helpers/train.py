@@ -43,14 +43,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     try:
         images = len(mnist(train=True))
-    except FileNotFoundError as error:
-        parser.error(str(error))
+    except (FileNotFoundError, ValueError) as error:  # the data files, not a flag: no usage lines
+        raise SystemExit(f"{parser.prog}: error: {error}") from None
     if args.val_size >= images:
         parser.error(f"--val-size must leave images to train on: below {images}, got {args.val_size}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         parser.error(f"--lr must be a positive number, got {args.lr}")
-    if args.history_json is not None and (problem := unwritable(args.history_json)):
-        parser.error(f"--history-json {args.history_json}: {problem}")
+    for flag, path in (("--checkpoint", args.checkpoint), ("--history-json", args.history_json)):
+        if path is not None and (problem := unwritable(path)):
+            parser.error(f"{flag} {path}: {problem}")
+    if args.checkpoint is not None and args.history_json is not None and \
+            args.checkpoint.resolve() == args.history_json.resolve():
+        parser.error(f"--checkpoint and --history-json name the same file, {args.checkpoint}: the history would "
+                     "overwrite the checkpoint. Give the history a file of its own.")
     if not 0 <= args.seed <= 2**32 - 1:
         parser.error(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
     if args.device is not None:
@@ -88,7 +93,18 @@ def main(argv: list[str] | None = None) -> None:
     if first:
         print(History(records))
         if args.history_json is not None:
-            write_atomically(args.history_json, json.dumps(records, indent=1).encode())
+            write_history(args, records)
+
+
+def write_history(args: argparse.Namespace, records: list[dict[str, float]]) -> None:
+    """The records as JSON in --history-json, or one line that says why not and where the history still is."""
+    try:
+        write_atomically(args.history_json, json.dumps(records, indent=1).encode())
+    except OSError as error:
+        kept = (f"{args.checkpoint} holds the history: once the folder can take the file, run the same command "
+                "again to write it" if args.checkpoint else "the table above is all that is kept")
+        raise SystemExit(f"python -m helpers.train: error: cannot write --history-json {args.history_json}: "
+                         f"{error.strerror or error}; {kept}.") from None
 
 
 def settings(args: argparse.Namespace) -> dict[str, int]:

@@ -299,3 +299,13 @@ def test_the_gradient_scaler_state_comes_back(tmp_path):
     fresh = torch.amp.GradScaler("cpu")  # 65536 and 2000 by default
     load_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer, scaler=fresh)
     assert fresh.get_scale() == 1024.0 and fresh.get_growth_interval() == 7
+
+
+@pytest.mark.parametrize("folder", [".", ""])
+def test_a_folder_is_refused_as_the_checkpoint_to_write(tmp_path, monkeypatch, folder):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match=r"^checkpoint='\.' is a folder: point checkpoint= at a file in it, "
+                                              r"e\.g\. run\.ckpt\.$"):
+        with helpers.checkpoint.held(folder):
+            pass
+    assert os.listdir(tmp_path) == []

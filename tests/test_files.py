@@ -82,3 +82,15 @@ def test_a_killed_holder_lets_go(tmp_path):
     child.wait()
     with held(path):
         pass
+
+
+def test_a_link_is_written_through_and_held_as_the_file_it_points_to(tmp_path):
+    (tmp_path / "real.ckpt").write_bytes(b"old")
+    (tmp_path / "link.ckpt").symlink_to(tmp_path / "real.ckpt")
+    child = holder(tmp_path / "real.ckpt")
+    with pytest.raises(InUse, match="link.ckpt is in use by another run"):
+        with held(tmp_path / "link.ckpt"):
+            pass
+    child.communicate("")
+    write_atomically(tmp_path / "link.ckpt", b"new")
+    assert (tmp_path / "link.ckpt").is_symlink() and (tmp_path / "real.ckpt").read_bytes() == b"new"

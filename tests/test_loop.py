@@ -239,8 +239,11 @@ def test_model_on_another_device(toy_loader):
 ])
 def test_a_model_without_values_is_refused_before_any_work(toy_loader, run):
     with pytest.raises(ValueError, match=r"^The model's parameters are on the meta device: they have shapes but no "
-                                         r"values .*model\.to_empty\(device='cpu'\)"):
+                                         r"values \(weight, bias\)\. .*model\.to_empty\(device='cpu'\)"):
         run(nn.Linear(6, 3, device="meta"), toy_loader)
+    partly = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 3, device="meta"))
+    with pytest.raises(ValueError, match=r"no values \(1\.weight, 1\.bias\)"):
+        run(partly, toy_loader)
 
 
 def train_on(x, y, model=None, metrics=None):
@@ -254,8 +257,14 @@ def train_on(x, y, model=None, metrics=None):
     (lambda y: y + 3, "The targets hold class labels 3 to 5, but the model returns 3 class scores per sample, so a "
                       "label must be 0 to 2: give the model's last layer as many outputs as there are classes"),
     (lambda y: y - 1, "The targets hold class labels -1 to 1, but"),
-    (lambda y: y.float(), "CrossEntropyLoss takes class labels as whole numbers (torch.long), but the targets are "
-                          "torch.float32 of shape (4,): convert them with targets.long() where the data is made"),
+    (lambda y: y.float(), "CrossEntropyLoss takes class labels as whole numbers of type torch.long, but the targets "
+                          "are torch.float32 of shape (4,): convert them with targets.long() where the data is made"),
+    (lambda y: y.int(), "CrossEntropyLoss takes class labels as whole numbers of type torch.long, but the targets are "
+                        "torch.int32"),
+    (lambda y: y.unsqueeze(1), "CrossEntropyLoss takes one class label per sample, of shape (4,), but the targets have "
+                               "shape (4, 1): use targets.squeeze(1) where the data is made"),
+    (lambda y: nn.functional.one_hot(y, 3), "CrossEntropyLoss takes one class label per sample, of shape (4,), but "
+                                            "the targets have shape (4, 3): use targets.argmax(1) for one-hot labels"),
 ])
 def test_labels_the_loss_cannot_take_are_named_with_the_fix(toy_data, labels, words):
     x, y = toy_data
@@ -271,17 +280,32 @@ def test_a_metric_for_another_number_of_classes_is_named_with_the_fix(toy_data):
         train_on(x, y, metrics=metrics)
 
 
-@pytest.mark.parametrize("inputs, note", [
-    (lambda x: x.long(), "The inputs are torch.int64 but the model's weights are torch.float32: make the inputs "
-                         "floating point where the data is made, e.g. inputs.float()"),
-    (lambda x: x[:, :5], "A linear layer got 5 features per sample where it expects 6; the batch's inputs have shape "
-                         "(4, 5). Give the layer in_features=5, or reshape the inputs"),
+@pytest.mark.parametrize("model, inputs, note", [
+    (make_mlp, lambda x: x.long(), "The inputs are torch.int64 but the model's weights are torch.float32: make the "
+                                   "inputs floating point where the data is made, e.g. inputs.float()"),
+    (lambda: nn.Sequential(nn.Unflatten(1, (1, 2, 3)), nn.Conv2d(1, 2, 2), nn.Flatten(), nn.Linear(4, 3)),
+     lambda x: (x * 10).abs().to(torch.uint8), "The inputs are torch.uint8 but the model's weights are torch.float32"),
+    (make_mlp, lambda x: x[:, :5], "The inputs have 5 features per sample, but the first linear layer, layer '0', "
+                                   "expects 6: give it in_features=5 (nn.Linear(5, 16)), or check the data."),
+    (make_mlp, lambda x: x.reshape(10, 1, 2, 3), "Each sample has shape (1, 2, 3) (6 values), but a linear layer reads "
+                                                 "only the last dimension (3 features) where layer '0' expects 6: "
+                                                 "flatten the samples first, with nn.Flatten()"),
+    (lambda: nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(5, 3)), lambda x: x,
+     "The linear layer '2' expects 5 features, but the layer before it gives 8: make it nn.Linear(8, 3)"),
 ])
-def test_inputs_a_layer_refuses_get_a_note_naming_the_fix(toy_data, inputs, note):
+def test_inputs_a_layer_refuses_get_a_note_naming_the_fix(toy_data, model, inputs, note):
     x, y = toy_data
     with pytest.raises(RuntimeError) as raised:
-        train_on(inputs(x), y)
+        train_on(inputs(x), y, model=model())
     assert len(raised.value.__notes__) == 1 and raised.value.__notes__[0].startswith(note)
+
+
+def test_a_model_made_for_whole_numbers_gets_no_note_about_them(toy_data):
+    model = nn.Sequential(nn.Embedding(10, 3), nn.Flatten(), nn.Linear(18, 3).double())  # float32 meets float64
+    x, y = toy_data
+    with pytest.raises(RuntimeError) as raised:
+        train_on(x.abs().long() % 10, y, model=model)
+    assert not getattr(raised.value, "__notes__", None)
 
 
 def test_loss_that_does_not_average(toy_loader):

@@ -1,10 +1,12 @@
 """The command line: its options, its one-line errors, and gradient accumulation end to end."""
 
+import errno
 import json
 
 import pytest
 import torch
 
+from helpers.data import CHECKSUMS, DATA_DIR
 from helpers.train import main, parse
 
 
@@ -23,6 +25,9 @@ from helpers.train import main, parse
     (["--lr", "inf"], "--lr must be a positive number, got inf"),
     (["--history-json", "/"], "--history-json /: is a folder; name a file"),
     (["--history-json", "/etc/hostname/h.json"], "--history-json /etc/hostname/h.json: its folder cannot be made"),
+    (["--checkpoint", "."], "--checkpoint .: is a folder; name a file"),
+    (["--checkpoint", "/tmp/same.json", "--history-json", "/tmp/same.json"], "--checkpoint and --history-json name "
+                                                                             "the same file, /tmp/same.json"),
 ])
 def test_a_bad_flag_is_one_line_not_a_traceback(capsys, flags, words):
     with pytest.raises(SystemExit) as exited:
@@ -98,9 +103,35 @@ def test_a_learning_rate_that_diverges_is_one_line():
         main(["--epochs", "1", "--device", "cpu", "--lr", "1e6"])
 
 
-def test_missing_data_files_are_one_line(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("damage, words", [
+    (lambda raw: [path.unlink() for path in raw.iterdir()], "No MNIST files in {raw}. The course ships them"),
+    (lambda raw: (raw / "train-labels-idx1-ubyte").unlink(), "No train-labels-idx1-ubyte in {raw}."),
+    (lambda raw: (raw / "train-labels-idx1-ubyte").write_bytes(b"\0" * 10), "{raw}/train-labels-idx1-ubyte is not the "
+                                                                            "file the course ships"),
+])
+def test_missing_or_damaged_data_files_are_one_line(tmp_path, monkeypatch, damage, words):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in CHECKSUMS:
+        (raw / name).write_bytes((DATA_DIR / "MNIST" / "raw" / name).read_bytes())
+    damage(raw)
     monkeypatch.setattr("helpers.data.DATA_DIR", tmp_path)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         parse(["--epochs", "1"])
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
-        f"python -m helpers.train: error: No MNIST files in {tmp_path / 'MNIST' / 'raw'}. The course ships them")
+    assert str(exited.value.code).startswith(f"python -m helpers.train: error: {words.format(raw=raw)}")
+    assert "\n" not in str(exited.value.code)
+
+
+@pytest.mark.parametrize("checkpoint", [True, False])
+def test_a_history_that_cannot_be_written_is_one_line_that_says_where_it_is(tmp_path, monkeypatch, checkpoint):
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("helpers.train.write_atomically", full)
+    saved = ["--checkpoint", str(tmp_path / "run.ckpt")] if checkpoint else []
+    kept = (f"{tmp_path / 'run.ckpt'} holds the history: once the folder can take the file, run the same command "
+            "again to write it." if checkpoint else "the table above is all that is kept.")
+    with pytest.raises(SystemExit) as exited:
+        main(["--epochs", "1", "--device", "cpu", "--history-json", str(tmp_path / "h.json"), *saved])
+    assert exited.value.code == (f"python -m helpers.train: error: cannot write --history-json {tmp_path / 'h.json'}: "
+                                 f"No space left on device; {kept}")
