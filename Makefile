@@ -11,7 +11,7 @@ RUN = $(shell test -x $(PY) && echo $(PY) || echo $(PYTHON))
 FOUND = command -v $(RUN) >/dev/null 2>&1 || { echo "make: $(RUN) not found: install Python 3.11, 3.12 or 3.13 \
 	and run again with it, e.g. make $@ PYTHON=python3.12" >&2; exit 1; }
 
-.PHONY: lab test test-gpu test-browser test-upgrades notebooks bench mutation data clean
+.PHONY: lab test test-gpu test-browser test-upgrades student-copy notebooks bench mutation data clean
 
 # The server's root is the repository, so notebooks/, exercises/ and solutions/ all open from the lab.
 lab:
@@ -50,6 +50,11 @@ test-upgrades:
 	  | head -1 | sed "s/^/newest on the registry: /"; done
 	$(UPGRADES)/bin/python -m pip list 2>/dev/null | grep -E '^(torch|torchvision|torchmetrics) ' | sed 's/^/installed: /'
 	$(UPGRADES)/bin/python -m pytest --nbval-lax -q -rf --tb=line
+
+# A copy of the course for a graded class, without solutions/, tests/ or the hints that name a fix (README).
+student-copy:
+	@test -n "$(DEST)" || { echo "make: say where: make student-copy DEST=../course-for-my-class" >&2; exit 1; }
+	$(RUN) scripts/student_copy.py $(DEST)
 
 # Re-run every notebook in place, in the environment the tests compare against.
 notebooks: $(READY)

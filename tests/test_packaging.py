@@ -100,3 +100,10 @@ def test_an_environment_made_by_another_python_is_named_before_pip_runs(tmp_path
                           text=True)
     assert done.returncode == 1 and done.stdout == "" and len(done.stderr.splitlines()) == 1
     assert words in done.stderr and "make clean" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_course_states_its_licence():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    assert "## Licence" in (ROOT / "README.md").read_text()

@@ -22,6 +22,9 @@ def hint_and_solution(notebook: str, hints: list[str]):
     def solution() -> None:
         """Print the worked solution: the exercise cells of solutions/<notebook>.ipynb."""
         path = SOLUTIONS_DIR / f"{notebook}.ipynb"
+        if not path.is_file():  # a copy of the course made for a graded class (scripts/student_copy.py)
+            print("The worked solutions are not in this copy of the course: your instructor has them.")
+            return
         cells = json.loads(path.read_text())["cells"]
         code = ["".join(c["source"]) for c in cells
                 if c["cell_type"] == "code" and "exercise" in c.get("metadata", {}).get("tags", [])]

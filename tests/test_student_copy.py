@@ -1,0 +1,57 @@
+"""The student copy: the course without solutions, tests or the hints that name a fix, and its checks still work."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers.exercises import EXERCISES
+from notebook_cells import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import student_copy  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory):
+    destination = tmp_path_factory.mktemp("class") / "course"
+    student_copy.copy(destination)
+    return destination
+
+
+def hints(path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "HINTS")
+    return ast.literal_eval(node.value)
+
+
+def test_the_copy_leaves_out_the_answers(copied):
+    assert not (copied / "solutions").exists() and not (copied / "tests").exists()
+    assert (copied / "exercises" / "01_eval_mode.ipynb").is_file() and (copied / "Makefile").is_file()
+    for module in EXERCISES.values():
+        name = module.__name__.rsplit(".", 1)[1]
+        mine, theirs = hints(copied / "helpers" / "exercises" / f"{name}.py"), module.HINTS
+        assert mine[:-1] == theirs[:-1] and mine[-1] == student_copy.WITHHELD, name
+
+
+def test_in_the_copy_the_checks_run_and_the_answers_are_withheld(copied):
+    script = ("from notebook_cells import exercise_function\n"
+              "from helpers.exercises import zero_grad\n"
+              "zero_grad.hint(3)\nzero_grad.solution()\n"
+              "starter = exercise_function(__import__('pathlib').Path('exercises/03_zero_grad.ipynb'), "
+              "'train_one_epoch')\n"
+              "print(bool(zero_grad.check(starter)))\n")
+    env = {**os.environ, "PYTHONPATH": f"{copied}{os.pathsep}{ROOT / 'tests'}", "COURSE_PROGRESS": str(copied / "p")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=copied, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert " ".join(done.stdout.split()) == (f"Hint 3 of 3: {student_copy.WITHHELD} The worked solutions are not "
+                                             "in this copy of the course: your instructor has them. False")
+
+
+def test_an_existing_folder_is_not_overwritten(tmp_path):
+    (tmp_path / "course").mkdir()
+    with pytest.raises(SystemExit, match="exists already: name a new folder"):
+        student_copy.copy(tmp_path / "course")
+    assert os.listdir(tmp_path) == ["course"]
