@@ -47,13 +47,14 @@ def test_every_lesson_ends_with_its_exercises_and_the_next_lesson(lesson):
 
 
 def test_a_new_exercise_is_mapped_and_linked_from_its_lesson(monkeypatch):
-    extra = Exercise("16_new_bug", "a new bug", "03_devices", "something new goes wrong", "5 min", "4 s")
+    n = len(EXERCISES) + 1
+    extra = Exercise(f"{n}_new_bug", "a new bug", "03_devices", "something new goes wrong", "5 min", "4 s")
     monkeypatch.setattr(syllabus, "EXERCISES", [*EXERCISES, extra])
-    assert "| 16 | [a new bug](exercises/16_new_bug.ipynb) ([solution](solutions/16_new_bug.ipynb)) | 3 | " \
+    assert f"| {n} | [a new bug](exercises/{n}_new_bug.ipynb) ([solution](solutions/{n}_new_bug.ipynb)) | 3 | " \
            "something new goes wrong | 5 min | 4 s |" in syllabus.readme_map()
-    assert "| [16. A new bug](../exercises/16_new_bug.ipynb) | 3 | 5 min |" in syllabus.notebook_map()
+    assert f"| [{n}. A new bug](../exercises/{n}_new_bug.ipynb) | 3 | 5 min |" in syllabus.notebook_map()
     assert syllabus.closing(syllabus.lesson("03_devices")).startswith(
-        "Now try [exercise 16](../exercises/16_new_bug.ipynb) (a new bug).\n\nNext: **[4. The train/eval loop]")
+        f"Now try [exercise {n}](../exercises/{n}_new_bug.ipynb) (a new bug).\n\nNext: **[4. The train/eval loop]")
     assert extra.module == "new_bug"
 
 
