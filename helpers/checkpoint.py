@@ -119,6 +119,8 @@ def held(path: str | Path | None):
         except OSError as failure:
             error = CheckpointError(f"Cannot write the checkpoint {path}: {failure.strerror or failure}. Point "
                                     "checkpoint= at a file in a folder you can write to.")
+    if error is not None:
+        hold.close()  # a lock taken before the error is given back
     _together(error)
     with hold:
         yield

@@ -309,3 +309,16 @@ def test_a_folder_is_refused_as_the_checkpoint_to_write(tmp_path, monkeypatch, f
         with helpers.checkpoint.held(folder):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def test_a_checkpoint_that_cannot_be_tidied_is_refused_and_let_go(tmp_path, monkeypatch):
+    def fails(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(helpers.files, "leftovers", fails)
+    with pytest.raises(CheckpointError, match="Cannot write the checkpoint .*c.ckpt: Permission denied"):
+        with helpers.checkpoint.held(tmp_path / "c.ckpt"):
+            pass
+    monkeypatch.undo()
+    with helpers.checkpoint.held(tmp_path / "c.ckpt"):  # the lock taken before the error was given back
+        pass

@@ -13,6 +13,16 @@ def test_plot_history_draws_training_and_validation_curves():
     loss_lines = axes[0].get_lines()
     assert [line.get_label() for line in loss_lines] == ["training", "validation"]
     assert list(loss_lines[1].get_ydata()) == [1.2, 1.0]
+    shapes = [(line.get_linestyle(), line.get_marker()) for line in loss_lines]
+    assert shapes[0] != shapes[1] and shapes[0][0] != shapes[1][0], "told apart by line and marker, not colour alone"
+    plt.close(fig)
+
+
+def test_plot_history_marks_the_best_epoch_when_asked():
+    history = History([{"loss": 1.0, "val_loss": 1.2}, {"loss": 0.8, "val_loss": 0.9}, {"loss": 0.6, "val_loss": 1.1}])
+    fig = plot_history(history, best=2)
+    marker = fig.axes[0].get_lines()[-1]
+    assert marker.get_label() == "best epoch (2)" and list(marker.get_xdata()) == [2, 2]
     plt.close(fig)
 
 
