@@ -66,7 +66,7 @@ CELLS_JS = f"""async path => {{
         cell.model.outputs.toJSON().filter(o => o.output_type === 'error').map(o => `${{o.ename}}: ${{o.evalue}}`));
     return Promise.all([...panel.node.querySelectorAll('.jp-Cell')].map(async (cell, index) => {{
         const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')];
-        const images = [...cell.querySelectorAll('.jp-OutputArea-output img')];
+        const images = [...cell.querySelectorAll('.jp-OutputArea-output img, .jp-RenderedMarkdown img')];
         await Promise.all(images.map(img => img.decode().catch(() => null)));
         return {{
             errors: errors[index] ?? [],

@@ -59,6 +59,8 @@ def test_a_new_exercise_is_mapped_and_linked_from_its_lesson(monkeypatch):
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
-def test_every_link_between_notebooks_leads_somewhere(path):
-    for target in re.findall(r"\]\(([^)#]+\.ipynb)\)", markdown(path)):
+def test_every_link_between_notebooks_and_every_image_leads_somewhere(path):
+    for target in re.findall(r"\]\(([^)#]+\.(?:ipynb|svg|png))\)", markdown(path)):
         assert (path.parent / target).resolve().exists(), target
+    for alt in re.findall(r"!\[([^\]]*)\]\(", markdown(path)):
+        assert len(alt) > 40, "an image says in words what it shows"
