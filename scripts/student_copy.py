@@ -4,10 +4,12 @@
 
 Left out: solutions/ and tests/ (its cases hold right answers to every exercise). In each exercise's check the last
 hint, the one that names the fix, is replaced by a line that sends the learner to the instructor, and solution()
-says that the worked answers are not in this copy. Everything else is the course as committed (`git ls-files`).
+says that the worked answers are not in this copy; the sentences and links in README.md and the notebooks that
+point to them say so instead. Everything else is the course as committed (`git ls-files`).
 """
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LEFT_OUT = ("solutions/", "tests/")
 WITHHELD = "In this copy of the course the last hint, the one that names the fix, is with your instructor: ask them."
+REWORDED = {  # what the course says about the worked answers, and what the copy says instead
+    r"`hint\(1\)`, `hint\(2\)` and `hint\(3\)` go from a question to the fix, and `solution\(\)` prints the worked "
+    r"answer \(also in `solutions/[\w.]+`\)\.":
+        "`hint(1)` and `hint(2)` go from a question to an explanation; the fix is with your instructor.",
+    r"`hint\(1\)` asks a question; `hint\(2\)` and `hint\(3\)` say more, and only `hint\(3\)` names the fix\. "
+    r"`solution\(\)` prints the worked answer\.":
+        "`hint(1)` asks a question and `hint(2)` explains; the fix and the worked answer are with your instructor.",
+    r"its worked answer is in `solutions/`\.": "your instructor has the worked answers.",
+    r", hints and a solution in `solutions/`;": " and hints;",
+    r"come with hints and a worked solution\.": "come with hints.",
+    r" \(\[solution\]\(solutions/[\w.]+\)\)": "",
+    r"\| exercise \(solution\) \|": "| exercise |",
+}
 
 
 def tracked() -> list[str]:
@@ -37,6 +52,13 @@ def without_last_hint(source: str) -> str:
     return (data[:start] + repr(WITHHELD).encode() + data[end:]).decode()
 
 
+def reworded(text: str) -> str:
+    """The text with every sentence and link that points to the worked answers replaced (REWORDED)."""
+    for pattern, replacement in REWORDED.items():
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def is_check(name: str) -> bool:
     """Whether `name` is an exercise's check module (one with HINTS)."""
     return name.startswith("helpers/exercises/") and name.endswith(".py") and \
@@ -55,7 +77,9 @@ def copy(destination: Path) -> int:
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if is_check(name):
-                target.write_text(without_last_hint((ROOT / name).read_text()))
+                target.write_text(without_last_hint((ROOT / name).read_text(encoding="utf-8")), encoding="utf-8")
+            elif name == "README.md" or name.endswith(".ipynb"):
+                target.write_text(reworded((ROOT / name).read_text(encoding="utf-8")), encoding="utf-8")
             else:
                 shutil.copy2(ROOT / name, target)
         work.rename(destination)

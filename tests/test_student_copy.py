@@ -55,3 +55,15 @@ def test_an_existing_folder_is_not_overwritten(tmp_path):
     with pytest.raises(SystemExit, match="exists already: name a new folder"):
         student_copy.copy(tmp_path / "course")
     assert os.listdir(tmp_path) == ["course"]
+
+
+def test_the_copy_does_not_send_learners_to_the_answers(copied):
+    for notebook in (copied / "notebooks").glob("*.ipynb"):
+        assert "solutions/" not in notebook.read_text(encoding="utf-8"), notebook.name
+    for notebook in (copied / "exercises").glob("*.ipynb"):
+        text = notebook.read_text(encoding="utf-8")
+        assert not [pointer for pointer in ("solutions/", "solution()", "hint(3)") if pointer in text], notebook.name
+    assert "](solutions/" not in (copied / "README.md").read_text(encoding="utf-8")
+    assert "](solutions/" in (ROOT / "README.md").read_text(encoding="utf-8")
+    stuck = (copied / "exercises" / "03_zero_grad.ipynb").read_text(encoding="utf-8")
+    assert "`hint(1)` and `hint(2)` go from a question to an explanation; the fix is with your instructor." in stuck
