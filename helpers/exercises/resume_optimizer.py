@@ -23,8 +23,8 @@ HINTS = [
     "Print optimizer.state_dict()['state'] right after your resume, and torch.rand(1) right after a resume "
     "and right after the save. What else did the checkpoint store besides the model?",
     "Adam keeps a step count and running averages of each gradient and its square, in the optimizer you are "
-    "given, filed under each parameter. Dropout draws from the global random generators, whose state the "
-    "checkpoint saved under 'random'.",
+    "given, filed under each parameter. Dropout draws from torch's global random generator, a dataset's "
+    "augmentation often from Python's random module: the checkpoint saved both states under 'random'.",
     "Load into the objects you were given: model.load_state_dict(state['model']), "
     "optimizer.load_state_dict(state['optimizer']), then random.setstate(state['random']['python']) and "
     "torch.set_rng_state(state['random']['torch']); return state['epoch'] + 1.",
@@ -92,10 +92,12 @@ def random_problems(saved: dict) -> list[Problem]:
                                           ("Python's", random.getstate() == saved["python"])) if not same_state]
     if not lost:
         return []
+    drawn = {"torch's": "Dropout masks and shuffles", "Python's": "anything drawn with Python's random module (a "
+             "dataset's augmentation, random.shuffle)"}
     return [Problem(f"After your resume, {' and '.join(lost)} random generator{'s are' if len(lost) > 1 else ' is'} "
                     "not in the state the checkpoint saved.",
-                    "Dropout masks (and everything else drawn from them) differ from the run that never "
-                    "stopped, so the resumed run is not the same run.")]
+                    f"From here on, {', and '.join(drawn[name] for name in lost)}{',' if len(lost) > 1 else ''} "
+                    "would differ from the run that never stopped: the resumed run is not the same run.")]
 
 
 @isolated("resume")
