@@ -2,10 +2,11 @@
 
     python scripts/student_copy.py ../course-for-my-class      # or: make student-copy DEST=../course-for-my-class
 
-Left out: solutions/ and tests/ (its cases hold right answers to every exercise). In each exercise's check the last
-hint, the one that names the fix, is replaced by a line that sends the learner to the instructor, and solution()
-says that the worked answers are not in this copy; the sentences and links in README.md and the notebooks that
-point to them say so instead. Everything else is the course as committed (`git ls-files`).
+Left out: solutions/ and tests/ (its cases hold right answers to every exercise), all but the nbval settings
+that `make test` reads, so the copy's lessons and exercises are still checked against their outputs. In each
+exercise's check the last hint, the one that names the fix, is replaced by a line that sends the learner to the
+instructor, and solution() says that the worked answers are not in this copy; the sentences and links in README.md
+and the notebooks that point to them say so instead. Everything else is the course as committed (`git ls-files`).
 """
 
 import ast
@@ -18,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LEFT_OUT = ("solutions/", "tests/")
+KEPT = ("tests/nbval_sanitize.cfg",)  # read by pyproject.toml's pytest settings
 WITHHELD = "In this copy of the course the last hint, the one that names the fix, is with your instructor: ask them."
 REWORDED = {  # what the course says about the worked answers, and what the copy says instead
     r"`hint\(1\)`, `hint\(2\)` and `hint\(3\)` go from a question to the fix, and `solution\(\)` prints the worked "
@@ -72,7 +74,7 @@ def copy(destination: Path) -> int:
     destination.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
-        names = [name for name in tracked() if not name.startswith(LEFT_OUT)]
+        names = [name for name in tracked() if not name.startswith(LEFT_OUT) or name in KEPT]
         for name in names:
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)

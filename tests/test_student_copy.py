@@ -28,7 +28,7 @@ def hints(path) -> list[str]:
 
 
 def test_the_copy_leaves_out_the_answers(copied):
-    assert not (copied / "solutions").exists() and not (copied / "tests").exists()
+    assert not (copied / "solutions").exists() and os.listdir(copied / "tests") == ["nbval_sanitize.cfg"]
     assert (copied / "exercises" / "01_eval_mode.ipynb").is_file() and (copied / "Makefile").is_file()
     for module in EXERCISES.values():
         name = module.__name__.rsplit(".", 1)[1]
@@ -67,3 +67,10 @@ def test_the_copy_does_not_send_learners_to_the_answers(copied):
     assert "](solutions/" in (ROOT / "README.md").read_text(encoding="utf-8")
     stuck = (copied / "exercises" / "03_zero_grad.ipynb").read_text(encoding="utf-8")
     assert "`hint(1)` and `hint(2)` go from a question to an explanation; the fix is with your instructor." in stuck
+
+
+def test_the_copy_validates_its_notebooks(copied):
+    env = {**os.environ, "PYTHONPATH": str(copied), "COURSE_PROGRESS": str(copied / "p")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-q", "exercises/03_zero_grad.ipynb"],
+                          cwd=copied, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
