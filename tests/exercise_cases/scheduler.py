@@ -1,6 +1,6 @@
 """The cases of the exercise checked by helpers/exercises/scheduler.py."""
 
-from .sources import edited, epoch_loop
+from .sources import edited, fit_loop
 
 STARTER_SAYS = ("The learning rate per epoch was 0.1\u21920.05, 0.05\u21920.025")
 FIX_CODE = ["once at the end of every epoch"]
@@ -9,9 +9,8 @@ REFERENCE = None
 
 def scheduler_source(epoch_start="", batch_end="", epoch_end="scheduler.step()"):
     """A fit whose history records each epoch's mean loss and the learning rate it started with."""
-    return edited(epoch_loop("scheduler, epochs", 'lr = optimizer.param_groups[0]["lr"]\n        ' + epoch_start,
-                             batch_end, epoch_end),
-                  ("history.append(total / count)", 'history.append({"loss": total / count, "lr": lr})'))
+    return fit_loop(arguments="scheduler, epochs", epoch_start='lr = optimizer.param_groups[0]["lr"]\n        '
+                    + epoch_start, batch_end=batch_end, epoch_end=epoch_end, record='{"loss": total / count, "lr": lr}')
 
 
 WRONG = {

@@ -1,6 +1,6 @@
 """The cases of the exercise checked by helpers/exercises/set_epoch.py."""
 
-from .sources import edited, epoch_loop
+from .sources import edited, fit_loop
 
 STARTER_SAYS = ("Process 0 drew its 7 samples in the same order in all 3 epochs")
 FIX_CODE = ["set_epoch("]
@@ -8,7 +8,7 @@ REFERENCE = None
 
 
 def set_epoch_source(epoch_start="loader.sampler.set_epoch(epoch)", batch_end="", epoch_end=""):
-    return epoch_loop("epochs", epoch_start, batch_end, epoch_end)
+    return fit_loop(epoch_start=epoch_start, batch_end=batch_end, epoch_end=epoch_end)
 
 
 WRONG = {

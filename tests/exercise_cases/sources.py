@@ -74,14 +74,20 @@ def train_source(before="", start="optimizer.zero_grad()", middle="", end="",
             .replace("END", end).replace("ACCUMULATE", accumulate).replace("LOSS", loss))
 
 
-EPOCH_LOOP = '''
-def fit(model, loader, loss_fn, optimizer, ARGUMENTS):
+FIT_LOOP = '''
+import copy
+
+import torch
+import helpers
+
+
+def fit(model, LOADERS, loss_fn, optimizer, ARGUMENTS):
     history = []
-    model.train()
+    BEFORE
     for epoch in range(epochs):
         EPOCH_START
         total, count = 0.0, 0
-        for inputs, targets in loader:
+        for inputs, targets in TRAIN_LOADER:
             optimizer.zero_grad()
             loss = loss_fn(model(inputs), targets)
             loss.backward()
@@ -90,12 +96,18 @@ def fit(model, loader, loss_fn, optimizer, ARGUMENTS):
             count += len(targets)
             BATCH_END
         EPOCH_END
-        history.append(total / count)
+        history.append(RECORD)
     return history
 '''
 
 
-def epoch_loop(arguments: str, epoch_start: str, batch_end: str, epoch_end: str) -> str:
-    """A plain fit taking `arguments` after the optimizer, with code at the start and end of every epoch and batch."""
-    return (EPOCH_LOOP.replace("ARGUMENTS", arguments).replace("EPOCH_START", epoch_start)
-            .replace("BATCH_END", batch_end).replace("EPOCH_END", epoch_end))
+def fit_loop(*, loaders: str = "loader", arguments: str = "epochs", before: str = "model.train()",
+             epoch_start: str = "", batch_end: str = "", epoch_end: str = "", record: str = "total / count") -> str:
+    """A plain fit training on the first of `loaders`, with code before the epochs and around each epoch and batch."""
+    replacements = {"LOADERS": loaders, "ARGUMENTS": arguments, "BEFORE": before, "EPOCH_START": epoch_start,
+                    "TRAIN_LOADER": loaders.split(",")[0], "BATCH_END": batch_end, "EPOCH_END": epoch_end,
+                    "RECORD": record}
+    source = FIT_LOOP
+    for placeholder, code in replacements.items():
+        source = source.replace(placeholder, code)
+    return source

@@ -1,38 +1,13 @@
 """The cases of the exercise checked by helpers/exercises/train_mode.py."""
 
-from .sources import edited
+from .sources import edited, fit_loop
 
 STARTER_SAYS = ("Dropout was off in 6 of 9 training batches, all in epochs 2 and 3")
 FIX_CODE = ["model.train()"]
 REFERENCE = None
 
 
-FIT_TEMPLATE = '''
-import copy
-
-import torch
-import helpers
-
-
-def fit(model, train_loader, val_loader, loss_fn, optimizer, epochs):
-    history = []
-    BEFORE
-    for epoch in range(epochs):
-        START
-        total, count = 0.0, 0
-        for inputs, targets in train_loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(targets)
-            count += len(targets)
-        VALIDATE
-        history.append({"loss": total / count, "val_loss": val_loss})
-    return history
-'''
-
-
+RECORD = '{"loss": total / count, "val_loss": val_loss}'
 VALIDATE = '''EVAL
         val_total, val_count = 0.0, 0
         with GRAD:
@@ -47,7 +22,8 @@ def fit_source(before="", start="model.train()", evaluation="model.eval()", grad
                val_model="model", after=""):
     validate = (VALIDATE.replace("EVAL", evaluation).replace("GRAD", grad).replace("VAL_MODEL", val_model)
                 .replace("AFTER", after))
-    return FIT_TEMPLATE.replace("BEFORE", before).replace("START", start).replace("VALIDATE", validate)
+    return fit_loop(loaders="train_loader, val_loader", before=before, epoch_start=start, epoch_end=validate,
+                    record=RECORD)
 
 
 WRONG = {
@@ -84,8 +60,8 @@ WRONG = {
 RIGHT = {
     "train() every epoch": fit_source(),
     "train() after validation": fit_source(before="model.train()", start="", after="model.train()"),
-    "helpers.evaluate": FIT_TEMPLATE.replace("BEFORE", "model.train()").replace("START", "").replace(
-        "VALIDATE", "val_loss = helpers.evaluate(model, val_loader, loss_fn, helpers.Accuracy(), 'cpu')['loss']"),
+    "helpers.evaluate": fit_loop(loaders="train_loader, val_loader", epoch_end="val_loss = helpers.evaluate("
+                                 "model, val_loader, loss_fn, helpers.Accuracy(), 'cpu')['loss']", record=RECORD),
     "val_loss over the collected outputs": edited(fit_source(), (
         """            for inputs, targets in val_loader:
                 val_total += loss_fn(model(inputs), targets).item() * len(targets)
