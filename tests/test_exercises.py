@@ -11,8 +11,8 @@ import torch
 import helpers
 from exercise_cases import sources
 from helpers import syllabus
-from helpers.exercises import (EXERCISES, capstone, class_axis, eval_mode, loss_averaging, resume_optimizer,
-                               split_generator)
+from helpers.exercises import (EXERCISES, another_run, batch_size_loss, capstone, chance_accuracy, moving_split,
+                               moving_validation)
 from helpers.exercises.feedback import WIDTH
 from notebook_cells import ROOT, cells, define, exercise_function, tags
 
@@ -101,7 +101,7 @@ def test_misuse_raises_but_a_crashing_answer_is_feedback(module):
 
 
 def test_an_unusable_result_is_not_called_an_error():
-    result = loss_averaging.check(lambda *args: 0.25)
+    result = batch_size_loss.check(lambda *args: 0.25)
     assert not result and result.headline == "Your function should return a dict with a 'loss' entry, got 0.25."
     assert result.details == ["Fix your function, run its cell, then check again."]
 
@@ -171,8 +171,9 @@ def test_capstone_names_what_is_fixed_and_nothing_it_has_not_described():
 
 
 def test_a_check_gives_the_same_verdict_every_time():
-    source = CASES["01_eval_mode"].WRONG["no eval, no inference mode"][0]
-    assert repr(eval_mode.check(define(source, "evaluate"))) == repr(eval_mode.check(define(source, "evaluate")))
+    source = CASES["01_moving_validation"].WRONG["no eval, no inference mode"][0]
+    first, second = (moving_validation.check(define(source, "evaluate")) for _ in range(2))
+    assert repr(first) == repr(second)
 
 
 def test_checks_leave_the_global_state_alone():
@@ -189,33 +190,33 @@ def test_checks_leave_the_global_state_alone():
 
 def test_a_shuffled_split_is_never_rejected_by_chance():
     """Any seed of a right answer passes: only a block of the class-sorted data counts as unshuffled."""
-    source = CASES["05_split_generator"].SPLIT_HEAD + ("    return random_split(dataset, sizes, "
-                           "generator=torch.Generator().manual_seed(seed + OFFSET))\n")
+    source = CASES["05_moving_split"].SPLIT_HEAD + ("    return random_split(dataset, sizes, "
+                                                    "generator=torch.Generator().manual_seed(seed + OFFSET))\n")
     rejected = [offset for offset in range(300)
-                if not split_generator.check(define(source.replace("OFFSET", str(offset)), "split"))]
+                if not moving_split.check(define(source.replace("OFFSET", str(offset)), "split"))]
     assert rejected == []
 
 
 def test_a_returned_checkpoint_is_named_in_a_few_words():
-    resume = CASES["07_resume_optimizer"]
-    result = resume_optimizer.check(define(resume.RESUME_HEAD + resume.MODEL + resume.OPTIMIZER + resume.RANDOM
-                                                 + "    return state\n", "resume"))
+    resume = CASES["07_another_run"]
+    result = another_run.check(define(resume.RESUME_HEAD + resume.MODEL + resume.OPTIMIZER + resume.RANDOM
+                                      + "    return state\n", "resume"))
     assert not result and said(result).startswith("\u274c Not yet: Your function returned {'best': {}, 'epoch': 2,")
     assert len(repr(result)) < 400
 
 
 @pytest.mark.parametrize("body", ["scores.transpose(0, 2), targets", "scores.permute(2, 1, 0), targets.T"])
 def test_a_class_axis_mixed_up_until_cross_entropy_raises_is_feedback(body):
-    source = CASES["15_class_axis"].axis_source(f"nn.functional.cross_entropy({body}, ignore_index=pad)")
-    result = class_axis.check(define(source, "token_loss"))
+    source = CASES["15_chance_accuracy"].axis_source(f"nn.functional.cross_entropy({body}, ignore_index=pad)")
+    result = chance_accuracy.check(define(source, "token_loss"))
     assert not result and said(result).startswith("\u274c Not yet: Your function raised ValueError: Expected input "
                                                   "batch_size (4) to match target batch_size")
 
 
 @pytest.mark.parametrize("notebook, label", [
-    ("15_class_axis", "the softmax taken before cross_entropy"), ("15_class_axis", "label smoothing"),
-    ("15_class_axis", "binary cross-entropy on one-hot targets"),
-    ("14_padding_count", "the softmax taken before the loss"), ("14_padding_count", "label smoothing")])
+    ("15_chance_accuracy", "the softmax taken before cross_entropy"), ("15_chance_accuracy", "label smoothing"),
+    ("15_chance_accuracy", "binary cross-entropy on one-hot targets"),
+    ("14_flattering_accuracy", "the softmax taken before the loss"), ("14_flattering_accuracy", "label smoothing")])
 def test_a_loss_the_counting_and_the_axes_do_not_explain_is_not_blamed_on_them(notebook, label):
     module, wrong = EXERCISES[notebook], CASES[notebook].WRONG
     result = said(module.check(define(wrong[label][0], module.check.takes)))
@@ -229,5 +230,5 @@ def test_a_reseed_is_seen_even_when_the_state_was_already_that_seed(reseed):
     source = sources.evaluate_source(before=f"import numpy as np\n    {reseed}\n    model.eval()\n    metrics.reset()")
     random.seed(0)
     np.random.seed(0)
-    result = eval_mode.check(define(source, "evaluate"))
+    result = moving_validation.check(define(source, "evaluate"))
     assert not result and ("random state" in said(result) or "state of Python" in said(result)), repr(result)

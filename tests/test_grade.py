@@ -13,7 +13,7 @@ import pytest
 from helpers.exercises import EXERCISES
 from notebook_cells import ROOT
 
-TWO, THIRTEEN = "02_loss_averaging", "13_regression_shape"
+TWO, THIRTEEN = "02_batch_size_loss", "13_mean_only"
 
 
 def notebook(folder: str, name: str, extra: str = "", tagged: bool = True, stored: str = "") -> dict:
@@ -41,15 +41,15 @@ def write(folder: Path, filename: str, nb: dict) -> None:
 CHEATS = {
     "fake_tick": ('print("\\u2705 Correct: the loss is the per-sample average")', "not yet", "Not yet"),
     "patched_check": ("import sys\nfrom helpers.exercises.feedback import Feedback\n"
-                      "sys.modules['helpers.exercises.loss_averaging'].check = lambda f: Feedback(True, 'ok')",
-                      "review", "the answer replaced helpers.exercises.loss_averaging.check"),
+                      "sys.modules['helpers.exercises.batch_size_loss'].check = lambda f: Feedback(True, 'ok')",
+                      "review", "the answer replaced helpers.exercises.batch_size_loss.check"),
     "patched_feedback": ("from helpers.exercises.feedback import Feedback\nFeedback.__bool__ = lambda self: True",
                          "review", "the answer replaced helpers.exercises.feedback.Feedback.__bool__"),
     "patched_eval": ("import torch\ntorch.nn.Module.eval = lambda self: self", "review",
                      "the answer replaced torch.nn.modules.module.Module.eval"),
-    "read_solution": ("import contextlib, io\nfrom helpers.exercises.loss_averaging import solution\n"
+    "read_solution": ("import contextlib, io\nfrom helpers.exercises.batch_size_loss import solution\n"
                       "text = io.StringIO()\nwith contextlib.redirect_stdout(text):\n    solution()\n"
-                      "exec(text.getvalue().split('\\n', 2)[2])", "review", "solutions/02_loss_averaging.ipynb"),
+                      "exec(text.getvalue().split('\\n', 2)[2])", "review", "solutions/02_batch_size_loss.ipynb"),
     "writes_outside": ("open('/tmp/course-grader-was-here.csv', 'w').close()", "review",
                        "open /tmp/course-grader-was-here.csv to write"),
     "reads_grades": ("print(open(GRADES).read())", "review", "grades.csv to read"),
@@ -66,7 +66,7 @@ CHEATS = {
     "walks_frames": ("import sys\nframe = sys._getframe(0)\nwhile frame is not None:\n    frame = frame.f_back",
                      "review", "may not reach the check's or the grader's frames"),
     "folder_descriptor": ("import os, helpers\nfolder = os.open(os.path.dirname(helpers.__file__), os.O_RDONLY)\n"
-                          "os.open('../solutions/02_loss_averaging.ipynb', os.O_RDONLY, dir_fd=folder)", "review",
+                          "os.open('../solutions/02_batch_size_loss.ipynb', os.O_RDONLY, dir_fd=folder)", "review",
                           "helpers"),
     "reads_own_memory": ("open('/proc/self/mem', 'rb')", "review", "/mem (memory)"),
     "patched_math": ("import math\nmath.isclose = lambda *args, **kwargs: True", "review",
@@ -74,8 +74,8 @@ CHEATS = {
     "added_setattr": ("from helpers.exercises.feedback import Feedback\n"
                       "Feedback.__setattr__ = lambda self, name, value: object.__setattr__(self, name, value)",
                       "review", "Feedback.__setattr__ (added)"),
-    "mutates_data": ("from helpers.exercises import loss_averaging\nloss_averaging.CASES[:] = [(9, 9, False)]",
-                     "review", "the answer replaced helpers.exercises.loss_averaging.CASES"),
+    "mutates_data": ("from helpers.exercises import batch_size_loss\nbatch_size_loss.CASES[:] = [(9, 9, False)]",
+                     "review", "the answer replaced helpers.exercises.batch_size_loss.CASES"),
     "swaps_code": ("from helpers.exercises import diagnoses\n"
                    "diagnoses.close.__code__ = (lambda value, expected: True).__code__", "review",
                    "object.__setattr__ __code__"),
@@ -141,7 +141,8 @@ def test_every_student_gets_a_row_for_every_exercise(graded):
 @pytest.mark.parametrize("student, exercise, verdict, words", [
     ("right", TWO, "pass", "Correct"), ("right", THIRTEEN, "pass", "Correct"),
     ("wrong", TWO, "not yet", "Not yet"), ("wrong", THIRTEEN, "not yet", "Not yet"),
-    ("nothing", TWO, "missing", f"no {TWO}.ipynb"), ("right", "01_eval_mode", "missing", "no 01_eval_mode"),
+    ("nothing", TWO, "missing", f"no {TWO}.ipynb"),
+    ("right", "01_moving_validation", "missing", "no 01_moving_validation"),
     ("renamed", TWO, "pass", "Correct"), ("right_namedtuple", TWO, "pass", "Correct"),
     ("misplaced", TWO, "pass", "Correct"), ("untagged", TWO, "pass", "Correct"),
     ("extra_cell", TWO, "pass", "Correct"), ("twice", TWO, "not yet", "Not yet"),

@@ -7,11 +7,11 @@ import sys
 import pytest
 
 import helpers
-from helpers.exercises import EXERCISES, loss_averaging
+from helpers.exercises import EXERCISES, batch_size_loss
 from helpers.progress import PROGRESS_ENV, progress_file
 from notebook_cells import ROOT, exercise_function
 
-NOTEBOOK = "02_loss_averaging"
+NOTEBOOK = "02_batch_size_loss"
 
 
 def answer(folder: str):
@@ -28,28 +28,28 @@ def kept(tmp_path, monkeypatch):
 
 
 def test_a_check_records_tried_then_passed_and_keeps_the_first_pass(kept, capsys):
-    assert not loss_averaging.check(answer("exercises"))
+    assert not batch_size_loss.check(answer("exercises"))
     assert set(json.loads(kept.read_text())[NOTEBOOK]) == {"checked"}
     helpers.progress()
     shown = capsys.readouterr().out
     assert f"0 of {len(EXERCISES)} exercises passed (kept in {kept})" in shown
-    assert "02_loss_averaging        tried, not passed" in shown
-    assert "01_eval_mode             not started" in shown
-    assert loss_averaging.check(answer("solutions"))
+    states = {line.split()[0]: " ".join(line.split()[1:]) for line in shown.splitlines()[1:]}
+    assert states[NOTEBOOK] == "tried, not passed yet" and states["01_moving_validation"] == "not started"
+    assert batch_size_loss.check(answer("solutions"))
     first = json.loads(kept.read_text())[NOTEBOOK]["passed"]
-    assert not loss_averaging.check(answer("exercises"))
+    assert not batch_size_loss.check(answer("exercises"))
     assert json.loads(kept.read_text())[NOTEBOOK]["passed"] == first, "a later failure does not undo a pass"
     helpers.progress()
     assert f"1 of {len(EXERCISES)} exercises passed" in capsys.readouterr().out
     assert [p.name for p in kept.parent.iterdir()] == ["progress.json"], "no temporary file left behind"
 
 
-@pytest.mark.parametrize("damaged", ["{not json", "[1, 2]", '{"02_loss_averaging": 5}'])
+@pytest.mark.parametrize("damaged", ["{not json", "[1, 2]", '{"02_batch_size_loss": 5}'])
 def test_a_damaged_file_is_named_and_progress_starts_afresh(kept, damaged):
     kept.parent.mkdir()
     kept.write_text(damaged)
     with pytest.warns(UserWarning, match=f"The progress file {kept} cannot be read"):
-        assert loss_averaging.check(answer("solutions"))
+        assert batch_size_loss.check(answer("solutions"))
     assert "passed" in json.loads(kept.read_text())[NOTEBOOK]
 
 
@@ -58,14 +58,14 @@ def test_a_progress_file_that_cannot_be_written_leaves_the_verdict_alone(tmp_pat
     blocker.write_text("")
     monkeypatch.setenv(PROGRESS_ENV, str(blocker / "progress.json"))  # its folder is a file
     with pytest.warns(UserWarning, match="Your progress could not be saved to .*; the check's verdict stands"):
-        assert loss_averaging.check(answer("solutions"))
+        assert batch_size_loss.check(answer("solutions"))
 
 
 def test_a_progress_path_that_is_a_folder_is_left_as_it_was(tmp_path, monkeypatch):
     (tmp_path / "progress").mkdir()
     monkeypatch.setenv(PROGRESS_ENV, str(tmp_path / "progress"))
     with pytest.warns(UserWarning, match="Your progress could not be saved"):
-        assert loss_averaging.check(answer("solutions"))
+        assert batch_size_loss.check(answer("solutions"))
     assert [p.name for p in tmp_path.iterdir()] == ["progress"], "the temporary file was removed"
 
 

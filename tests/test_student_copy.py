@@ -29,7 +29,7 @@ def hints(path) -> list[str]:
 
 def test_the_copy_leaves_out_the_answers(copied):
     assert not (copied / "solutions").exists() and os.listdir(copied / "tests") == ["nbval_sanitize.cfg"]
-    assert (copied / "exercises" / "01_eval_mode.ipynb").is_file() and (copied / "Makefile").is_file()
+    assert (copied / "exercises" / "01_moving_validation.ipynb").is_file() and (copied / "Makefile").is_file()
     for module in EXERCISES.values():
         name = module.__name__.rsplit(".", 1)[1]
         mine, theirs = hints(copied / "helpers" / "exercises" / f"{name}.py"), module.HINTS
@@ -38,11 +38,11 @@ def test_the_copy_leaves_out_the_answers(copied):
 
 def test_in_the_copy_the_checks_run_and_the_answers_are_withheld(copied):
     script = ("from notebook_cells import exercise_function\n"
-              "from helpers.exercises import zero_grad\n"
-              "zero_grad.hint(3)\nzero_grad.solution()\n"
-              "starter = exercise_function(__import__('pathlib').Path('exercises/03_zero_grad.ipynb'), "
+              "from helpers.exercises import overshooting\n"
+              "overshooting.hint(3)\novershooting.solution()\n"
+              "starter = exercise_function(__import__('pathlib').Path('exercises/03_overshooting.ipynb'), "
               "'train_one_epoch')\n"
-              "print(bool(zero_grad.check(starter)))\n")
+              "print(bool(overshooting.check(starter)))\n")
     env = {**os.environ, "PYTHONPATH": f"{copied}{os.pathsep}{ROOT / 'tests'}", "COURSE_PROGRESS": str(copied / "p")}
     done = subprocess.run([sys.executable, "-c", script], cwd=copied, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -65,12 +65,12 @@ def test_the_copy_does_not_send_learners_to_the_answers(copied):
         assert not [pointer for pointer in ("solutions/", "solution()", "hint(3)") if pointer in text], notebook.name
     assert "](solutions/" not in (copied / "README.md").read_text(encoding="utf-8")
     assert "](solutions/" in (ROOT / "README.md").read_text(encoding="utf-8")
-    stuck = (copied / "exercises" / "03_zero_grad.ipynb").read_text(encoding="utf-8")
+    stuck = (copied / "exercises" / "03_overshooting.ipynb").read_text(encoding="utf-8")
     assert "`hint(1)` and `hint(2)` go from a question to an explanation; the fix is with your instructor." in stuck
 
 
 def test_the_copy_validates_its_notebooks(copied):
     env = {**os.environ, "PYTHONPATH": str(copied), "COURSE_PROGRESS": str(copied / "p")}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-q", "exercises/03_zero_grad.ipynb"],
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "-q", "exercises/03_overshooting.ipynb"],
                           cwd=copied, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
