@@ -6,7 +6,8 @@ Left out: solutions/ and tests/ (its cases hold right answers to every exercise)
 that `make test` reads, so the copy's lessons and exercises are still checked against their outputs. In each
 exercise's check the last hint, the one that names the fix, is replaced by a line that sends the learner to the
 instructor, and solution() says that the worked answers are not in this copy; the sentences and links in README.md
-and the notebooks that point to them say so instead. Everything else is the course as committed (`git ls-files`).
+and the notebooks that point to them say so instead, and README.md opens with a notice that says what is left
+out. Everything else is the course as committed (`git ls-files`).
 """
 
 import ast
@@ -33,7 +34,11 @@ REWORDED = {  # what the course says about the worked answers, and what the copy
     r"come with hints and a worked solution\.": "come with hints.",
     r" \(\[solution\]\(solutions/[\w.]+\)\)": "",
     r"\| exercise \(solution\) \|": "| exercise |",
+    r"; `tests/`: the tests that check `helpers` and every notebook\.": ".",
 }
+NOTICE = ("> This copy of the course is for a class whose exercises are graded: the worked solutions, the hint that "
+          "names each fix and the tests are with your instructor. Where this README speaks of them, it describes the "
+          "full course.\n\n")
 
 
 def tracked() -> list[str]:
@@ -81,7 +86,8 @@ def copy(destination: Path) -> int:
             if is_check(name):
                 target.write_text(without_last_hint((ROOT / name).read_text(encoding="utf-8")), encoding="utf-8")
             elif name == "README.md" or name.endswith(".ipynb"):
-                target.write_text(reworded((ROOT / name).read_text(encoding="utf-8")), encoding="utf-8")
+                text = reworded((ROOT / name).read_text(encoding="utf-8"))
+                target.write_text(NOTICE + text if name == "README.md" else text, encoding="utf-8")
             else:
                 shutil.copy2(ROOT / name, target)
         work.rename(destination)

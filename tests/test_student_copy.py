@@ -63,7 +63,8 @@ def test_the_copy_does_not_send_learners_to_the_answers(copied):
     for notebook in (copied / "exercises").glob("*.ipynb"):
         text = notebook.read_text(encoding="utf-8")
         assert not [pointer for pointer in ("solutions/", "solution()", "hint(3)") if pointer in text], notebook.name
-    assert "](solutions/" not in (copied / "README.md").read_text(encoding="utf-8")
+    readme = (copied / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(student_copy.NOTICE) and "](solutions/" not in readme
     assert "](solutions/" in (ROOT / "README.md").read_text(encoding="utf-8")
     stuck = (copied / "exercises" / "03_overshooting.ipynb").read_text(encoding="utf-8")
     assert "`hint(1)` and `hint(2)` go from a question to an explanation; the fix is with your instructor." in stuck

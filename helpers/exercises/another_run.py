@@ -92,8 +92,8 @@ def random_problems(saved: dict) -> list[Problem]:
                                           ("Python's", random.getstate() == saved["python"])) if not same_state]
     if not lost:
         return []
-    drawn = {"torch's": "Dropout masks and shuffles", "Python's": "anything drawn with Python's random module (a "
-             "dataset's augmentation, random.shuffle)"}
+    drawn = {"torch's": "Dropout masks (and a loader's shuffle, when it has no generator of its own)",
+             "Python's": "anything drawn with Python's random module (a dataset's augmentation, random.shuffle)"}
     return [Problem(f"After your resume, {' and '.join(lost)} random generator{'s are' if len(lost) > 1 else ' is'} "
                     "not in the state the checkpoint saved.",
                     f"From here on, {', and '.join(drawn[name] for name in lost)}{',' if len(lost) > 1 else ''} "

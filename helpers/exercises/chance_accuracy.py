@@ -57,8 +57,8 @@ def wrongs(scores: torch.Tensor, targets: torch.Tensor, real: torch.Tensor, pad:
     losses = each(scores, targets)
     tokens, pads = int(real.sum()), real.numel() - int(real.sum())
     total = float(losses[real].sum())
-    rearranged = (f"That is the loss of the scores cut into shape {(n, c, t)} by view or reshape, which keep the "
-                  f"numbers in their {(n, t, c)} order: {SCRAMBLED}" if t != c else
+    rearranged = (f"That is the loss of the scores' numbers taken in the order they are stored, {(n, t, c)}, as if "
+                  f"they were laid out {(n, c, t)}: {SCRAMBLED}" if t != c else
                   f"That is the loss of the scores left in their shape {(n, t, c)}: with {t} positions and {c} classes "
                   f"it fits, but cross_entropy took axis 1, the positions, for the classes: {SCRAMBLED}")
     found = {

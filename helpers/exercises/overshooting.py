@@ -50,8 +50,8 @@ def diagnose(steps: list[Step], stale: torch.Tensor, batches: int) -> list[Probl
     found, used, own = [], norms([s.used for s in steps]), norms([s.own for s in steps])
     piled = [i + 1 for i in range(1, len(steps)) if matches(steps[i].used, steps[i].own + steps[i - 1].used)]
     if piled:
-        found.append(Problem(f"The gradient grew from step to step: norms {used}, where each batch's own gradient "
-                             f"has norms {own}.",
+        found.append(Problem(f"The gradient grew from step to step: norms {used}, where each batch's own gradient, "
+                             f"at the weights its step started from, has norms {own}.",
                              f"Steps {', '.join(map(str, piled))} also carried the gradients of the batches "
                              "before them." if len(piled) > 1 else
                              f"Step {piled[0]} also carried the gradient of the batch before it."))
@@ -62,7 +62,7 @@ def diagnose(steps: list[Step], stale: torch.Tensor, batches: int) -> list[Probl
                              "move this epoch's first step."))
     if not found and not all(matches(s.used, s.own) for s in steps):
         found.append(Problem(f"The steps used gradients other than their batches' own: norms {used}, where each "
-                             f"batch's own gradient has norms {own}.",
+                             f"batch's own gradient, at the weights its step started from, has norms {own}.",
                              "Each step should use the gradient of the mean loss of its own batch, unchanged."))
     if len(steps) != batches:
         found.append(Problem(f"The optimizer took {len(steps)} steps in an epoch of {batches} batches.",

@@ -56,8 +56,8 @@ def token_loss(scores, targets, pad):
 
 
 WRONG = {
-    "the class axis made by view": (AXIS_STARTER, "That is the loss of the scores cut into shape (3, 4, 6) by view "
-                                                  "or reshape, which keep the numbers in their (3, 6, 4) order: "
+    "the class axis made by view": (AXIS_STARTER, "That is the loss of the scores' numbers taken in the order they "
+                                                  "are stored, (3, 6, 4), as if they were laid out (3, 4, 6): "
                                                   + SCRAMBLED),
     "the class axis made by reshape": (edited(AXIS_STARTER, ("view(n, c, t)", "reshape(n, c, t)")), SCRAMBLED),
     "permuted, padding counted": (edited(AXIS_SOURCE, (", ignore_index=pad", "")),
