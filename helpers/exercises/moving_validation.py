@@ -56,7 +56,9 @@ def diagnose(watch: Watch, losses: list[float], from_train_mode: int) -> list[Pr
                              f"statistics from the validation data, in {where(norm, from_train_mode)}.",
                              "Evaluating changed the model, and each score depended on which images shared a "
                              "batch."))
-    return found + [p for p in [graphs_recorded(batches)] if p]
+    recorded = (graphs_recorded(batches[:from_train_mode], "batches of the two calls made with autograd on")
+                or graphs_recorded(batches))  # the third call finds autograd off: a graph there was switched on
+    return found + [p for p in [recorded] if p]
 
 
 @isolated("evaluate")

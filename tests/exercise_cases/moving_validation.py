@@ -16,7 +16,8 @@ WRONG = {
     "model.eval without the call": (evaluate_source(before="model.eval\n    metrics.reset()"),
                                     "Dropout was switching units off"),
     "eval mode but autograd records": (evaluate_source(decorator=""),
-                                       "Autograd recorded a graph for 8 of 12 batches"),
+                                       "Autograd recorded a graph for 8 of 8 batches of the two calls made with "
+                                       "autograd on"),
     "train mode back inside the loop": (evaluate_source(in_loop="model.train()"),
                                         "Dropout was switching units off at random in 8 of the 8 batches of the "
                                         "two calls that found the model in train mode, and in 4 batches of the call "
