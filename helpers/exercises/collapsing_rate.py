@@ -7,7 +7,7 @@ import torch
 from ..data import TensorLoader
 from ..syllabus import notebook_of
 from .diagnoses import epoch_loss_problem
-from .feedback import Feedback, first_failure, Problem, verdict
+from .feedback import Feedback, first_failure, prefixed, Problem, verdict
 from .fixtures import RecordingLoss, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
@@ -135,8 +135,7 @@ def trial(fit_fn, case: Case) -> Feedback:
     except LearnerError as error:
         return failed(error)
     if problems and case.done:
-        problems[0] = Problem(f"With a scheduler resumed after {case.done} epochs: {problems[0].symptom}",
-                              problems[0].why)
+        problems[0] = prefixed(problems[0], f"With a scheduler resumed after {case.done} epochs: ")
     return verdict(problems, "the learning rate followed the epoch schedule.",
                    [f"Learning rate per epoch: {', '.join(yours)}; the history records each epoch's rate and mean "
                     f"loss. Also right with {CASES[1].schedule()} over {CASES[1].epochs} epochs, resumed after "

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..data import TensorLoader
 from ..syllabus import notebook_of
 from .diagnoses import loss_problem
-from .feedback import Feedback, first_failure, listed, Problem, verdict
+from .feedback import Feedback, first_failure, listed, prefixed, Problem, verdict
 from .fixtures import RecordingLoss, tiny_classifier, toy_data
 from .harness import call, failed, isolated, LearnerError, read_number
 from .hints import hint_and_solution
@@ -175,7 +175,7 @@ def trial(train_fn, shown: str, sizes: list[int], drop_last: bool) -> Feedback:
                                 "Every step after this epoch (the next epoch's, a scheduler's) starts from that rate: "
                                 "scale the loss or the gradients, and leave the caller's learning rate alone."))
     if problems and shown != CASES[0][0]:
-        problems[0] = Problem(f"With {shown}: {problems[0].symptom}", problems[0].why)
+        problems[0] = prefixed(problems[0], f"With {shown}: ")
     return verdict(problems, "every step used the mean gradient of its group's samples, the short last group too.",
                    [f"Groups of {listed(len(s.sizes) for s in steps)} batches, {listed(sum(s.sizes) for s in steps)} "
                     f"samples; gradient norm at each step: {', '.join(f'{s.used.norm():.4f}' for s in steps)}.",

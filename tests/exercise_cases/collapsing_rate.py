@@ -42,15 +42,15 @@ WRONG = {
                                  "Epoch 1's loss is"),
     "the notebook's schedule written out": (scheduler_source(
         epoch_start="optimizer.param_groups[0]['lr'] = [0.1, 0.1, 0.05, 0.05, 0.05][epoch]"),
-        "The learning rate per epoch was 0.1, 0.1, 0.05, 0.05, 0.05; StepLR(step_size=3, gamma=0.1)"),
+        "the learning rate per epoch was 0.1, 0.1, 0.05, 0.05, 0.05; StepLR(step_size=3, gamma=0.1)"),
     "stepped with the fit's epoch number": (scheduler_source(epoch_end="scheduler.step(epoch + 1)"),
-                                            "With a scheduler resumed after 2 epochs: The learning rate per epoch "
+                                            "With a scheduler resumed after 2 epochs: the learning rate per epoch "
                                             "was 0.1, 0.1, 0.1, 0.01, 0.01; StepLR(step_size=3, gamma=0.1) intends "
                                             "0.1, 0.01, 0.01, 0.01, 0.001."),
     "lr worked out from StepLR's settings": (
         edited(scheduler_source(), ('lr = optimizer.param_groups[0]["lr"]',
                                     "lr = scheduler.base_lrs[0] * scheduler.gamma ** (epoch // scheduler.step_size)")),
-        "With a scheduler resumed after 2 epochs: Epoch 2's record says lr=0.1, but its optimizer steps ran at 0.01."),
+        "With a scheduler resumed after 2 epochs: epoch 2's record says lr=0.1, but its optimizer steps ran at 0.01."),
 }
 
 

@@ -90,7 +90,7 @@ WRONG = {
         edited(DIVIDED_AFTER, ("p.grad /= samples", "p.grad /= min(accumulate * loader.batch_size, "
                                                     "len(loader.dataset) - (i - 1) // accumulate * accumulate "
                                                     "* loader.batch_size)")),
-        "With 23 samples in batches of 4 with drop_last=True: Step 2, after the epoch's last group of 2 batches (4 "
+        "With 23 samples in batches of 4 with drop_last=True: step 2, after the epoch's last group of 2 batches (4 "
         "and 4 samples), used a gradient of norm 2.5186; the mean gradient of those 8 samples has norm 3.4631. Each "
         "batch was weighted by its samples, but the sum was divided by 11, not by the 8 samples"),
     "group samples as accumulate times the first batch's size": (
@@ -103,7 +103,7 @@ WRONG = {
     "the fix only for a loader of 19 samples": (
         edited(ACCUMULATION_SOURCE, ("(loss * len(targets) / samples)", "(loss * len(targets) / samples "
                                      "if len(loader.dataset) == 19 else loss / accumulate)")),
-        "With 23 samples in batches of 4 with drop_last=True: Step 2"),
+        "With 23 samples in batches of 4 with drop_last=True: step 2"),
     "the learning rate scaled instead of the gradient": (
         edited(DIVIDED_AFTER, ("            for p in model.parameters():\n                p.grad /= samples\n",
                                "            optimizer.param_groups[0]['lr'] = 0.1 / samples\n")),
